@@ -1,0 +1,59 @@
+/*
+ * cli.h - what the cairn CLI's subcommands share: exit codes, the command
+ * table entry, and argument parsing helpers.
+ */
+#ifndef CAIRN_TOOLS_CLI_H
+#define CAIRN_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cairn/cairn.h>
+
+/* Exit codes of every subcommand. */
+enum {
+    CLI_EXIT_OK = 0,          /* done, nothing wrong */
+    CLI_EXIT_PROBLEM = 1,     /* ran, and found a problem (failed verification, engine error) */
+    CLI_EXIT_USAGE = 2,       /* bad command line */
+    CLI_EXIT_CANNOT_OPEN = 3, /* the database could not be opened */
+};
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    /* argv[0] is the subcommand's name; the options follow. */
+    int (*run)(int argc, char **argv);
+    void (*usage)(FILE *out);
+} cli_command;
+
+/* Subcommands that live in their own files. */
+int cmd_demo(int argc, char **argv);
+void cmd_demo_usage(FILE *out);
+
+/* True for "--help" and "-h". */
+bool cli_is_help(const char *arg);
+
+/*
+ * Matches the option `name` (such as "--threads") at argv[*ip], in either
+ * the form "--threads N" or "--threads=N".  On a match stores the value in
+ * `*valuep`, moves *ip to the last argument consumed and returns 1.  Returns
+ * 0 when argv[*ip] is another argument, and -1 (after printing a usage
+ * error for `cmd`) when the option has no value.
+ */
+int cli_take_value(int argc, char **argv, int *ip, const char *cmd, const char *name,
+                   const char **valuep);
+
+/*
+ * Parses `text` as a decimal integer in [min, max] into `*outp`.  On
+ * failure prints "cairn CMD: OPT: ..." to stderr and returns false.
+ */
+bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t min,
+                   uint64_t max, uint64_t *outp);
+
+/* Prints "cairn CMD: MESSAGE" and a pointer to --help on stderr; returns
+ * CLI_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* CAIRN_TOOLS_CLI_H */
