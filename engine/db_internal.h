@@ -1,0 +1,165 @@
+/*
+ * db_internal.h - the database and transaction handles, shared by the
+ * engine's files.  Nothing outside engine/ includes this.
+ */
+#ifndef CAIRN_ENGINE_DB_INTERNAL_H
+#define CAIRN_ENGINE_DB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cairn/cairn.h"
+#include "engine/arena.h"
+#include "engine/errors.h"
+#include "engine/index.h"
+#include "engine/snapshots.h"
+
+/* Nodes waiting for their old versions or their tombstone to be reclaimed
+ * (writer only; a ring buffer). */
+typedef struct gcqueue {
+    node **items;
+    size_t head, n, cap;
+} gcqueue;
+
+struct cairn_db {
+    cairn_options opts;
+
+    /* Commit path: validation, version assignment, index writes. */
+    pthread_mutex_t commit_lock;
+    uint64_t assigned;                 /* last commit version handed out */
+    _Atomic uint64_t visible;          /* newest version readers may see */
+    mvindex ix;
+    retirelist retired;                /* under commit_lock */
+    gcqueue gcq;                       /* under commit_lock */
+    _Atomic size_t gc_pending;         /* gcq.n, readable without the lock */
+
+    /* Transaction handles: every handle owns snapshot slot `slot` for life. */
+    snapreg snaps;
+    pthread_mutex_t pool_lock;
+    cairn_txn *pool;                   /* freed handles, ready for reuse */
+    cairn_txn **all;                   /* every handle created; index = slot */
+    uint32_t nall;
+    _Atomic uint32_t active;           /* begun and not finished */
+
+    /* Counters (cairn_stats). */
+    _Atomic uint64_t st_commits, st_ro_commits, st_conflicts, st_aborts;
+    _Atomic uint64_t st_keys, st_versions, st_versions_reclaimed, st_keys_reclaimed;
+
+    /* Run-id generation. */
+    pthread_mutex_t id_lock;
+    int64_t id_last_ms;
+    uint32_t id_counter;
+    uint64_t id_rng;
+
+    pthread_mutex_t err_lock;
+    char errmsg[ERRMSG_CAP];
+};
+
+/* A buffered write: the key (in the arena) and its pending version, owned
+ * by the transaction until commit installs it. */
+typedef struct wop {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t hash;
+    version *v;
+} wop;
+
+/* A point read to validate at commit. */
+typedef struct rread {
+    const uint8_t *key;
+    uint32_t klen;
+    uint64_t hash;
+} rread;
+
+/* A scanned range to validate at commit: [start, end) or [start, end]. */
+typedef struct rrange {
+    uint8_t *start;
+    uint32_t slen;
+    uint8_t *end;                      /* CAIRN_KEY_MAX bytes of room */
+    uint32_t elen;
+    bool unbounded;                    /* no upper end */
+    bool inclusive;                    /* end is the last key moved past */
+    bool empty;                        /* nothing covered yet */
+} rrange;
+
+enum txn_state { TXN_IDLE = 0, TXN_ACTIVE = 1, TXN_FINISHED = 2 };
+
+struct cairn_txn {
+    cairn_db *db;
+    uint32_t slot;
+    enum txn_state state;
+    uint64_t gen;                      /* bumps at every finish */
+    cairn_txn_options opts;
+    uint64_t snap;
+    int64_t now_us;
+    uint64_t commit_ver;
+    arena mem;
+
+    wop *ops;
+    size_t nops, capops;
+    uint32_t *wmap;                    /* op index + 1, open addressing */
+    size_t wmap_cap;
+    uint64_t wbytes;
+
+    rread *reads;
+    size_t nreads, capreads;
+    rrange *ranges;
+    size_t nranges, capranges;
+
+    struct cairn_iter *iters;          /* open iterators of this handle */
+    cairn_txn *pool_next;
+    char errmsg[ERRMSG_CAP];
+};
+
+/* Sets the database-level error message; returns `status`. */
+cairn_status db_error(cairn_db *db, cairn_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Time from the database clock. */
+int64_t db_clock_now(const cairn_db *db);
+
+/* Writer (commit lock held): reclaims up to `budget` queued nodes' garbage
+ * and frees retired memory no reader can reach any more. */
+void gc_step(cairn_db *db, size_t budget);
+
+/* Writer: installs `v` as the newest version of existing node `n` and
+ * prunes versions no snapshot older than `min_snap` needs. */
+void gc_install(cairn_db *db, node *n, version *v, uint64_t min_snap);
+
+/* Writer: queues a node whose garbage will need reclaiming later. */
+void gc_enqueue(cairn_db *db, node *n);
+
+/* Frees the queue (at close). */
+void gc_destroy(cairn_db *db);
+
+/* The index's retire hook: defers a free until current readers are gone. */
+void gc_retire(void *ctx, void *ptr, void (*free_fn)(void *));
+
+/* Whether `key` is a complete, writable key (valid prefix, non-empty rest). */
+cairn_status key_check_writable(cairn_txn *t, const cairn_key *key);
+
+/* Finds this transaction's own buffered write of a key, or -1. */
+long txn_find_write(const cairn_txn *t, const uint8_t *key, size_t klen, uint64_t hash);
+
+/* Records a scanned range for validation; returns its index or -1. */
+long txn_add_range(cairn_txn *t, const uint8_t *start, size_t slen, const uint8_t *end,
+                   size_t elen);
+
+/* Common argument check of every transaction call. */
+static inline cairn_status txn_usable(cairn_txn *t)
+{
+    if (t == NULL)
+        return CAIRN_INVALID_ARGUMENT;
+    if (t->state != TXN_ACTIVE)
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_TXN_FINISHED,
+                       "the transaction was already committed or aborted");
+    return CAIRN_OK;
+}
+
+/* Close: frees every transaction handle (none may be active). */
+void txn_destroy_all(cairn_db *db);
+
+/* Frees every iterator of a handle (restart, free, close). */
+void iter_free_all(cairn_txn *t);
+
+#endif

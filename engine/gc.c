@@ -1,0 +1,145 @@
+/*
+ * gc.c - reclaiming versions and deleted keys no snapshot can see.
+ *
+ * Versions: a chain is newest first.  With `min` the oldest live snapshot,
+ * the newest version <= min is the oldest any reader can ever stop at, so
+ * everything older is unreachable and is freed at once (readers never walk
+ * past the version they stop at).  A node whose head is a tombstone <= min
+ * holds nothing any snapshot can see: it is unlinked and handed to the
+ * retire list, since a reader may still be standing on it.
+ *
+ * Pruning happens when a key is written; nodes left with garbage that only a
+ * still-open snapshot protects wait on a FIFO queue that every commit (and
+ * the end of a read-only or aborted transaction) works through a little.
+ */
+#include <stdlib.h>
+
+#include "engine/db_internal.h"
+
+static void prune(cairn_db *db, node *n, uint64_t min_snap)
+{
+    version *v = atomic_load_explicit(&n->head, memory_order_relaxed);
+    while (v && v->ver > min_snap)
+        v = atomic_load_explicit(&v->older, memory_order_relaxed);
+    if (v == NULL)
+        return;
+    version *cut = atomic_load_explicit(&v->older, memory_order_relaxed);
+    if (cut == NULL)
+        return;
+    atomic_store_explicit(&v->older, NULL, memory_order_release);
+    uint64_t freed = 0;
+    while (cut) {
+        version *older = atomic_load_explicit(&cut->older, memory_order_relaxed);
+        version_free(cut);
+        freed++;
+        cut = older;
+    }
+    atomic_fetch_sub_explicit(&db->st_versions, freed, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->st_versions_reclaimed, freed, memory_order_relaxed);
+}
+
+/* Whether a node still holds something a future prune or unlink can free. */
+static bool has_garbage(const node *n)
+{
+    version *h = atomic_load_explicit(&((node *)n)->head, memory_order_relaxed);
+    return (h->flags & VERSION_TOMBSTONE) || atomic_load_explicit(&h->older, memory_order_relaxed);
+}
+
+void gc_enqueue(cairn_db *db, node *n)
+{
+    gcqueue *q = &db->gcq;
+    if (n->queued)
+        return;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        node **items = malloc(cap * sizeof *items);
+        if (items == NULL)
+            return; /* reclaimed on the key's next write instead */
+        for (size_t i = 0; i < q->n; i++)
+            items[i] = q->items[(q->head + i) % q->cap];
+        free(q->items);
+        q->items = items;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->items[(q->head + q->n) % q->cap] = n;
+    q->n++;
+    n->queued = 1;
+    atomic_store_explicit(&db->gc_pending, q->n, memory_order_relaxed);
+}
+
+static node *dequeue(gcqueue *q)
+{
+    node *n = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->n--;
+    n->queued = 0;
+    return n;
+}
+
+void gc_install(cairn_db *db, node *n, version *v, uint64_t min_snap)
+{
+    version *old = atomic_load_explicit(&n->head, memory_order_relaxed);
+    atomic_store_explicit(&v->older, old, memory_order_relaxed);
+    atomic_store_explicit(&n->head, v, memory_order_release);
+    prune(db, n, min_snap);
+    if (has_garbage(n))
+        gc_enqueue(db, n);
+}
+
+/* Frees an unlinked node together with its remaining versions. */
+static void free_node(void *p)
+{
+    node *n = p;
+    version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
+    free(n);
+}
+
+void gc_retire(void *ctx, void *ptr, void (*free_fn)(void *))
+{
+    cairn_db *db = ctx;
+    if (retire_reserve(&db->retired, 1) != 0)
+        return; /* out of memory: leaking is the only safe choice */
+    retire_add(&db->retired, ptr, free_fn, db->assigned);
+}
+
+void gc_step(cairn_db *db, size_t budget)
+{
+    gcqueue *q = &db->gcq;
+    if (q->n) {
+        uint64_t min_snap = snapreg_min(&db->snaps,
+                                        atomic_load_explicit(&db->visible, memory_order_acquire));
+        size_t todo = q->n < budget ? q->n : budget;
+        bool unlinked = false;
+        for (size_t i = 0; i < todo; i++) {
+            node *n = dequeue(q);
+            prune(db, n, min_snap);
+            version *h = atomic_load_explicit(&n->head, memory_order_relaxed);
+            if ((h->flags & VERSION_TOMBSTONE) && h->ver <= min_snap &&
+                atomic_load_explicit(&h->older, memory_order_relaxed) == NULL &&
+                retire_reserve(&db->retired, 1) == 0) {
+                index_unlink(&db->ix, n);
+                retire_add(&db->retired, n, free_node, db->assigned);
+                unlinked = true;
+                atomic_fetch_sub_explicit(&db->st_keys, 1, memory_order_relaxed);
+                atomic_fetch_sub_explicit(&db->st_versions, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&db->st_keys_reclaimed, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&db->st_versions_reclaimed, 1, memory_order_relaxed);
+            } else if (has_garbage(n)) {
+                gc_enqueue(db, n);
+            }
+        }
+        if (unlinked)
+            atomic_thread_fence(memory_order_seq_cst);
+        atomic_store_explicit(&db->gc_pending, q->n, memory_order_relaxed);
+    }
+    retire_collect(&db->retired, &db->snaps);
+}
+
+void gc_destroy(cairn_db *db)
+{
+    free(db->gcq.items);
+    db->gcq.items = NULL;
+    db->gcq.n = db->gcq.cap = db->gcq.head = 0;
+    retire_destroy(&db->retired);
+}

@@ -1,0 +1,139 @@
+/*
+ * index.h - the ordered multi-version in-memory index.
+ *
+ * Keys live in nodes; each node carries a newest-first chain of versions.
+ * Two structures reach the same nodes:
+ *   - a skiplist, for ordered range scans (seek + walk level 0);
+ *   - an open-addressing hash table, for point reads in two or three cache
+ *     lines instead of a skiplist walk's ~20 dependent misses.
+ *
+ * Concurrency: exactly one writer at a time (the engine's commit lock),
+ * any number of lock-free readers.  Writers publish with release stores,
+ * readers load with acquire.  Memory a reader might still be looking at
+ * (unlinked nodes, replaced hash tables) is handed to the caller through a
+ * retire callback instead of being freed; see snapshots.h.
+ */
+#ifndef CAIRN_ENGINE_INDEX_H
+#define CAIRN_ENGINE_INDEX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VERSION_TOMBSTONE 1u
+
+/* One committed (or committing) value of a key. */
+typedef struct version {
+    uint64_t ver;                      /* commit version */
+    _Atomic(struct version *) older;   /* next older version, or NULL */
+    int64_t expires_at_us;             /* 0: never */
+    uint32_t len;                      /* value bytes */
+    uint32_t flags;                    /* VERSION_TOMBSTONE */
+    _Alignas(8) uint8_t data[];        /* value bytes */
+} version;
+
+typedef struct node {
+    _Atomic(version *) head;           /* newest version */
+    uint64_t hash;                     /* hash of the key */
+    uint16_t keylen;
+    uint8_t height;                    /* levels in next[] */
+    uint8_t queued;                    /* on the reclaim queue (writer only) */
+    uint32_t pad;
+    _Atomic(struct node *) next[];     /* height pointers, then the key bytes */
+} node;
+
+static inline const uint8_t *node_key(const node *n)
+{
+    return (const uint8_t *)&n->next[n->height];
+}
+
+/* Allocates a version holding `len` value bytes (uninitialised). */
+version *version_new(uint32_t len);
+void version_free(version *v);
+
+/* Frees `v` and every older version. */
+void version_free_chain(version *v);
+
+typedef struct htab htab;
+
+/* Called with memory that must outlive current readers. */
+typedef void (*index_retire_fn)(void *ctx, void *ptr, void (*free_fn)(void *));
+
+typedef struct mvindex {
+    node *head;                        /* skiplist sentinel */
+    _Atomic(htab *) table;
+    uint64_t live;                     /* nodes linked in (writer only) */
+    uint64_t tombs;                    /* deleted hash slots (writer only) */
+    _Atomic uint32_t height;           /* current max level (read by readers) */
+    uint64_t rng;                      /* level generator state (writer only) */
+    index_retire_fn retire;
+    void *retire_ctx;
+} mvindex;
+
+/* Hash of a key, as the index uses it. */
+uint64_t index_hash(const uint8_t *key, size_t len);
+
+int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx);
+/* Frees every node, version and table (no readers may remain). */
+void index_destroy(mvindex *ix);
+
+/* Point lookup (lock-free).  `hash` from index_hash(). */
+node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash);
+
+/* First node with key >= `key` (lock-free); NULL at the end. */
+node *index_seek(const mvindex *ix, const uint8_t *key, size_t len);
+
+/* First node of the index; NULL when empty. */
+static inline node *index_first(const mvindex *ix)
+{
+    return atomic_load_explicit(&ix->head->next[0], memory_order_acquire);
+}
+
+static inline node *index_next(const node *n)
+{
+    return atomic_load_explicit(&((node *)n)->next[0], memory_order_acquire);
+}
+
+/* Writer: allocates an unlinked node for `key` (NULL when memory runs out
+ * or the key is too long).  Link it with index_link() or free() it. */
+node *index_node_new(mvindex *ix, const uint8_t *key, size_t len, uint64_t hash);
+
+/* Writer: makes room in the hash table for `extra` more nodes, so that the
+ * next `extra` index_link() calls cannot fail.  -1 when memory runs out. */
+int index_reserve(mvindex *ix, uint64_t extra);
+
+/* Writer: links a node from index_node_new() (its key must be absent)
+ * with `v` as its head.  Cannot fail after index_reserve(). */
+void index_link(mvindex *ix, node *n, version *v);
+
+/* Writer: unlinks `n` from the skiplist and the hash table.  The caller
+ * retires the node. */
+void index_unlink(mvindex *ix, node *n);
+
+/* Bytewise key comparison, shorter first on a common prefix. */
+static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? __builtin_memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+/* The version of `n` a snapshot at `snap` sees (any kind), or NULL. */
+static inline const version *node_version_at(const node *n, uint64_t snap)
+{
+    const version *v = atomic_load_explicit(&((node *)n)->head, memory_order_acquire);
+    while (v && v->ver > snap)
+        v = atomic_load_explicit(&((version *)v)->older, memory_order_acquire);
+    return v;
+}
+
+/* Whether `v` holds a value at time `now_us` (not a tombstone, not expired). */
+static inline bool version_live(const version *v, int64_t now_us)
+{
+    return v && !(v->flags & VERSION_TOMBSTONE) && (v->expires_at_us == 0 || v->expires_at_us > now_us);
+}
+
+#endif

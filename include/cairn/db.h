@@ -1,0 +1,154 @@
+/*
+ * cairn/db.h - options, opening and closing a database, engine statistics.
+ *
+ * A cairn_db handle is thread-safe: any number of threads may begin
+ * transactions on it at once.  Everything a database holds lives behind the
+ * handle; cairn keeps no global state.
+ */
+#ifndef CAIRN_DB_H
+#define CAIRN_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cairn_db cairn_db;
+
+/* How durable a commit is when cairn_txn_commit() returns. */
+typedef enum cairn_durability {
+    CAIRN_DURABILITY_DEFAULT = 0, /* per transaction: use the database's mode */
+    CAIRN_DURABILITY_NONE = 1,    /* in memory only */
+    CAIRN_DURABILITY_ASYNC = 2,   /* written to the OS; synced every sync_interval_ms */
+    CAIRN_DURABILITY_SYNC = 3,    /* fdatasync'ed (group commit) before commit returns */
+} cairn_durability;
+
+/*
+ * A clock: the current time in microseconds since the Unix epoch.  cairn
+ * reads it for expiry checks, run-id generation and timestamps.  It must be
+ * thread-safe.  Tests pass a fake clock to control time.
+ */
+typedef int64_t (*cairn_clock_fn)(void *ctx);
+
+/* Hard ceilings on the limits in cairn_options. */
+#define CAIRN_VALUE_MAX_LIMIT (256u * 1024u * 1024u)            /* 256 MiB */
+#define CAIRN_TXN_BYTES_MAX_LIMIT (1024ull * 1024u * 1024u)     /* 1 GiB */
+#define CAIRN_OPEN_TXNS_MAX_LIMIT 65536u
+
+/*
+ * Options for cairn_db_open().  Always start from cairn_options_init(),
+ * which sets every field to its documented default, then change what you
+ * need; fields added in later versions then keep working defaults.
+ */
+typedef struct cairn_options {
+    /* Default durability of commits.  Default CAIRN_DURABILITY_SYNC for a
+     * directory; an in-memory database (NULL path) always behaves as NONE. */
+    cairn_durability durability;
+    /* ASYNC mode: the background flusher syncs this often.  Default 10. */
+    uint32_t sync_interval_ms;
+    /* Clock for expiry and timestamps; NULL (default) uses CLOCK_REALTIME. */
+    cairn_clock_fn clock;
+    void *clock_ctx;
+    /* Largest value, in bytes.  Default 16 MiB, at most CAIRN_VALUE_MAX_LIMIT. */
+    uint32_t max_value_size;
+    /* Largest transaction: total bytes of keys and values written.
+     * Default 64 MiB, at most CAIRN_TXN_BYTES_MAX_LIMIT. */
+    uint64_t max_txn_bytes;
+    /* Largest number of writes (put or delete) in one transaction.
+     * Default 1,000,000. */
+    uint32_t max_txn_ops;
+    /* Most transactions open at once (begun, not yet committed or aborted).
+     * Default 1024, at most CAIRN_OPEN_TXNS_MAX_LIMIT.  cairn_txn_begin()
+     * answers CAIRN_BUSY past it. */
+    uint32_t max_open_txns;
+    /* cairn_db_run(): attempts before giving up with CAIRN_CONFLICT.
+     * Default 64. */
+    uint32_t max_retries;
+    /* cairn_db_run(): backoff between attempts doubles from
+     * retry_backoff_min_us up to retry_backoff_max_us (with jitter).
+     * Defaults 1 and 1000. */
+    uint32_t retry_backoff_min_us;
+    uint32_t retry_backoff_max_us;
+    /* Size of each WAL segment file in bytes.  Default 64 MiB. */
+    uint64_t wal_segment_size;
+    /* Checkpoint automatically once the WAL holds this many bytes.
+     * Default 64 MiB; 0 disables automatic checkpoints. */
+    uint64_t checkpoint_wal_bytes;
+    /* Open for inspection only: no writes, no truncation.  Default false. */
+    bool read_only;
+} cairn_options;
+
+/* Sets every field of `*opts` to its default.  `opts` must not be NULL. */
+void cairn_options_init(cairn_options *opts);
+
+/*
+ * Opens a database and stores its handle in `*dbp`.
+ *
+ * `path` NULL opens a fresh in-memory database (nothing touches the disk;
+ * everything is gone at close).  A directory path is NOT SUPPORTED YET in
+ * this version: it answers CAIRN_UNSUPPORTED without touching the path;
+ * durable directories arrive with the write-ahead log.
+ *
+ * `opts` may be NULL for the defaults.  Options outside their documented
+ * ranges give CAIRN_INVALID_ARGUMENT.  When `errbuf` is not NULL, a failing
+ * open writes a NUL-terminated message of at most `errbuf_len` bytes there.
+ * On failure `*dbp` is set to NULL.
+ */
+cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db **dbp,
+                           char *errbuf, size_t errbuf_len);
+
+/*
+ * Closes `db` and frees everything it owns.  When transactions are still
+ * active (begun and neither committed nor aborted) it answers CAIRN_BUSY and
+ * closes nothing: finish them first.  Finished transaction handles that
+ * were not freed yet are freed by close and must not be used afterwards.
+ * `db` NULL is CAIRN_INVALID_ARGUMENT.
+ */
+cairn_status cairn_db_close(cairn_db *db);
+
+/*
+ * Copies the message of the last failing database-level call on `db`
+ * (begin, close, run-id generation, ...) into `buf` (NUL-terminated,
+ * truncated to `cap` bytes) and returns its full length.  An empty string
+ * when nothing failed.  Thread-safe.
+ */
+size_t cairn_db_errmsg(cairn_db *db, char *buf, size_t cap);
+
+/*
+ * Generates a fresh run id from the database's clock: time-ordered and,
+ * within one database, strictly increasing.
+ */
+cairn_status cairn_run_id_generate(cairn_db *db, cairn_run_id *idp);
+
+/* The current time of the database's clock, in microseconds. */
+int64_t cairn_db_now_us(cairn_db *db);
+
+/* Counters the engine keeps; a consistent-enough copy from cairn_db_stats(). */
+typedef struct cairn_stats {
+    uint64_t visible_version;     /* newest commit version readers can see */
+    uint64_t commits;             /* read-write transactions committed */
+    uint64_t read_only_commits;   /* read-only transactions finished */
+    uint64_t conflicts;           /* commits refused with CAIRN_CONFLICT */
+    uint64_t aborts;              /* transactions aborted by the caller */
+    uint64_t keys;                /* keys in the index, tombstoned ones included */
+    uint64_t versions;            /* versions held, all keys */
+    uint64_t versions_reclaimed;  /* versions freed because no snapshot could see them */
+    uint64_t keys_reclaimed;      /* deleted keys removed from the index */
+    uint64_t open_txns;           /* transactions currently active */
+    uint64_t syncs;               /* fdatasync calls made by the WAL */
+} cairn_stats;
+
+/* Fills `*statsp` with the current counters. */
+cairn_status cairn_db_stats(cairn_db *db, cairn_stats *statsp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAIRN_DB_H */
