@@ -63,7 +63,8 @@ typedef struct cairn_options {
     /* Largest number of writes (put or delete) in one transaction.
      * Default 1,000,000. */
     uint32_t max_txn_ops;
-    /* Most transactions open at once (begun, not yet committed or aborted).
+    /* Most transaction handles at once (begun and not yet freed with
+     * cairn_txn_free(); a finished handle still counts until freed).
      * Default 1024, at most CAIRN_OPEN_TXNS_MAX_LIMIT.  cairn_txn_begin()
      * answers CAIRN_BUSY past it. */
     uint32_t max_open_txns;

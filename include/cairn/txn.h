@@ -51,8 +51,8 @@ void cairn_txn_options_init(cairn_txn_options *opts);
 
 /*
  * Begins a transaction on `db` and stores its handle in `*txnp`.  `opts`
- * NULL means the defaults.  CAIRN_BUSY when max_open_txns transactions are
- * already active.  The snapshot is taken here, and so is the time used for
+ * NULL means the defaults.  CAIRN_BUSY when max_open_txns transaction
+ * handles exist already (begun and not yet freed with cairn_txn_free()).  The snapshot is taken here, and so is the time used for
  * expiry checks throughout the transaction.
  */
 cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_txn **txnp);
@@ -96,8 +96,9 @@ cairn_status cairn_txn_delete(cairn_txn *txn, const cairn_key *key);
  * upper bound.  The range actually covered (up to the last key the
  * iterator moved past) is validated at commit, so a concurrent insert into
  * it makes the commit fail with CAIRN_CONFLICT (no phantoms).
- * The iterator is owned by the transaction: free it with cairn_iter_free()
- * or let the transaction's end free it.
+ * The iterator belongs to the transaction handle: free it with
+ * cairn_iter_free(), or it is freed with the handle by cairn_txn_free() or
+ * cairn_txn_restart().  Writes made after it opened are not part of it.
  */
 cairn_status cairn_txn_scan(cairn_txn *txn, const cairn_key *start, const cairn_key *end,
                             size_t limit, cairn_iter **iterp);
@@ -113,8 +114,8 @@ cairn_status cairn_txn_scan_prefix(cairn_txn *txn, const cairn_key *prefix, size
  */
 cairn_status cairn_iter_next(cairn_iter *iter, cairn_slice *keyp, cairn_slice *valuep);
 
-/* Frees an iterator early.  NULL is a no-op.  Iterators of a finished
- * transaction may be freed too. */
+/* Frees an iterator.  NULL is a no-op.  Iterators of a finished (but not
+ * yet freed or restarted) transaction may be freed too. */
 void cairn_iter_free(cairn_iter *iter);
 
 /*
