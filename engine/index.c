@@ -25,7 +25,6 @@ version *version_new(uint32_t len)
     if (v) {
         atomic_init(&v->older, NULL);
         v->ver = 0;
-        v->expires_at_us = 0;
         v->len = len;
         v->flags = 0;
     }
@@ -34,14 +33,15 @@ version *version_new(uint32_t len)
 
 void version_free(version *v)
 {
-    free(v);
+    if (v && !(v->flags & VERSION_EMBEDDED))
+        free(v);
 }
 
 void version_free_chain(version *v)
 {
     while (v) {
         version *older = atomic_load_explicit(&v->older, memory_order_relaxed);
-        free(v);
+        version_free(v);
         v = older;
     }
 }
@@ -61,9 +61,14 @@ static htab *htab_new(uint64_t cap)
     return t;
 }
 
-static uint64_t slot_of(const node *n)
+static uint64_t node_hash(const node *n)
 {
-    return (uint64_t)(uintptr_t)n | ((n->hash >> PTR_BITS) << PTR_BITS);
+    return index_hash(node_key(n), n->keylen);
+}
+
+static uint64_t slot_of(const node *n, uint64_t hash)
+{
+    return (uint64_t)(uintptr_t)n | ((hash >> PTR_BITS) << PTR_BITS);
 }
 
 static node *slot_node(uint64_t s)
@@ -72,13 +77,13 @@ static node *slot_node(uint64_t s)
 }
 
 /* Places `n` in the first free slot of its probe sequence (writer only). */
-static void htab_place(htab *t, const node *n)
+static void htab_place(htab *t, const node *n, uint64_t hash)
 {
-    uint64_t i = n->hash & t->mask;
+    uint64_t i = hash & t->mask;
     for (;;) {
         uint64_t s = atomic_load_explicit(&t->slots[i], memory_order_relaxed);
         if (s == SLOT_EMPTY || s == SLOT_TOMB) {
-            STORE(&t->slots[i], slot_of(n));
+            STORE(&t->slots[i], slot_of(n, hash));
             return;
         }
         i = (i + 1) & t->mask;
@@ -101,7 +106,7 @@ int index_reserve(mvindex *ix, uint64_t extra)
     for (uint64_t i = 0; i <= t->mask; i++) {
         uint64_t s = atomic_load_explicit(&t->slots[i], memory_order_relaxed);
         if (s != SLOT_EMPTY && s != SLOT_TOMB)
-            htab_place(nt, slot_node(s));
+            htab_place(nt, slot_node(s), node_hash(slot_node(s)));
     }
     STORE(&ix->table, nt);
     ix->tombs = 0;
@@ -119,7 +124,7 @@ node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash
             return NULL;
         if (s != SLOT_TOMB && (s >> PTR_BITS) == tag) {
             node *n = slot_node(s);
-            if (n->hash == hash && n->keylen == len && memcmp(node_key(n), key, len) == 0)
+            if (n->keylen == len && memcmp(node_key(n), key, len) == 0)
                 return n;
         }
     }
@@ -127,16 +132,22 @@ node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash
 
 /* ---- skiplist --------------------------------------------------------- */
 
-static node *node_alloc(const uint8_t *key, size_t len, unsigned height)
+/* Bytes of a node with `height` levels and a `len`-byte key, rounded up so
+ * an embedded version after it is aligned. */
+static size_t node_size(size_t len, unsigned height)
 {
-    node *n = malloc(sizeof(node) + height * sizeof(n->next[0]) + len);
+    return (sizeof(node) + height * sizeof(((node *)0)->next[0]) + len + 7u) & ~(size_t)7u;
+}
+
+static node *node_alloc(const uint8_t *key, size_t len, unsigned height, size_t extra)
+{
+    node *n = malloc(node_size(len, height) + extra);
     if (n == NULL)
         return NULL;
     n->keylen = (uint16_t)len;
     n->height = (uint8_t)height;
     n->queued = 0;
     n->pad = 0;
-    n->hash = 0;
     atomic_init(&n->head, NULL);
     for (unsigned i = 0; i < height; i++)
         atomic_init(&n->next[i], NULL);
@@ -148,7 +159,7 @@ static node *node_alloc(const uint8_t *key, size_t len, unsigned height)
 int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx)
 {
     memset(ix, 0, sizeof *ix);
-    ix->head = node_alloc(NULL, 0, MAX_HEIGHT);
+    ix->head = node_alloc(NULL, 0, MAX_HEIGHT, 0);
     htab *t = htab_new(HTAB_MIN);
     if (ix->head == NULL || t == NULL) {
         free(ix->head);
@@ -221,21 +232,33 @@ static unsigned random_height(mvindex *ix)
     return h;
 }
 
-node *index_node_new(mvindex *ix, const uint8_t *key, size_t len, uint64_t hash)
+node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
+                     const version *first, version **embeddedp)
 {
+    *embeddedp = NULL;
     if (len > UINT16_MAX)
         return NULL;
-    node *n = node_alloc(key, len, random_height(ix));
-    if (n && ((uintptr_t)n >> PTR_BITS) != 0) { /* cannot be tagged into a slot */
+    unsigned height = random_height(ix);
+    bool embed = first && first->len <= VERSION_EMBED_MAX;
+    size_t extra = embed ? sizeof(version) + first->len : 0;
+    node *n = node_alloc(key, len, height, extra);
+    if (n == NULL)
+        return NULL;
+    if (((uintptr_t)n >> PTR_BITS) != 0) { /* cannot be tagged into a slot */
         free(n);
         return NULL;
     }
-    if (n)
-        n->hash = hash;
+    if (embed) {
+        version *v = (version *)((uint8_t *)n + node_size(len, height));
+        memcpy(v, first, sizeof(version) + first->len);
+        atomic_init(&v->older, NULL);
+        v->flags |= VERSION_EMBEDDED;
+        *embeddedp = v;
+    }
     return n;
 }
 
-void index_link(mvindex *ix, node *n, version *v)
+void index_link(mvindex *ix, node *n, uint64_t hash, version *v)
 {
     unsigned h = n->height;
     atomic_init(&n->head, v);
@@ -247,7 +270,7 @@ void index_link(mvindex *ix, node *n, version *v)
         STORE(&preds[l]->next[l], n);
     if (h > atomic_load_explicit(&ix->height, memory_order_relaxed))
         atomic_store_explicit(&ix->height, h, memory_order_release);
-    htab_place(atomic_load_explicit(&ix->table, memory_order_relaxed), n);
+    htab_place(atomic_load_explicit(&ix->table, memory_order_relaxed), n, hash);
     ix->live++;
 }
 
@@ -262,8 +285,9 @@ void index_unlink(mvindex *ix, node *n)
             STORE(&p->next[l], atomic_load_explicit(&n->next[l], memory_order_relaxed));
     }
     htab *t = atomic_load_explicit(&ix->table, memory_order_relaxed);
-    uint64_t want = slot_of(n);
-    for (uint64_t i = n->hash & t->mask;; i = (i + 1) & t->mask) {
+    uint64_t hash = node_hash(n);
+    uint64_t want = slot_of(n, hash);
+    for (uint64_t i = hash & t->mask;; i = (i + 1) & t->mask) {
         uint64_t s = atomic_load_explicit(&t->slots[i], memory_order_relaxed);
         if (s == want) {
             STORE(&t->slots[i], (uint64_t)SLOT_TOMB);

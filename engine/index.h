@@ -21,21 +21,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VERSION_TOMBSTONE 1u
+#include "cairn/types.h"
 
-/* One committed (or committing) value of a key. */
+typedef cairn_slice cairn_slice_t;
+
+#define VERSION_TOMBSTONE 1u
+#define VERSION_EMBEDDED 2u   /* lives inside its node's allocation */
+#define VERSION_EXPIRES 4u    /* data[] starts with an 8-byte expiry time */
+
+/* Values up to this size are stored inside a new key's node allocation. */
+#define VERSION_EMBED_MAX 256u
+
+/* One committed (or committing) value of a key.  A version that expires
+ * keeps its expiry time in the first 8 bytes of data[] (VERSION_EXPIRES),
+ * so the common case pays nothing for it. */
 typedef struct version {
     uint64_t ver;                      /* commit version */
     _Atomic(struct version *) older;   /* next older version, or NULL */
-    int64_t expires_at_us;             /* 0: never */
-    uint32_t len;                      /* value bytes */
-    uint32_t flags;                    /* VERSION_TOMBSTONE */
-    _Alignas(8) uint8_t data[];        /* value bytes */
+    uint32_t len;                      /* bytes in data[] (expiry included) */
+    uint32_t flags;                    /* VERSION_* */
+    _Alignas(8) uint8_t data[];
 } version;
 
+/* The value bytes of `v`. */
+static inline cairn_slice_t version_value(const version *v)
+{
+    size_t skip = (v->flags & VERSION_EXPIRES) ? 8u : 0u;
+    return (cairn_slice_t){v->data + skip, v->len - skip};
+}
+
+/* The expiry time of `v`, 0 for never. */
+static inline int64_t version_expiry(const version *v)
+{
+    int64_t e = 0;
+    if (v->flags & VERSION_EXPIRES)
+        __builtin_memcpy(&e, v->data, sizeof e);
+    return e;
+}
+
+/* A key.  Its hash is not stored (recomputed on the rare table rebuild or
+ * unlink): 8 bytes per key matter at millions of keys. */
 typedef struct node {
     _Atomic(version *) head;           /* newest version */
-    uint64_t hash;                     /* hash of the key */
     uint16_t keylen;
     uint8_t height;                    /* levels in next[] */
     uint8_t queued;                    /* on the reclaim queue (writer only) */
@@ -50,6 +77,7 @@ static inline const uint8_t *node_key(const node *n)
 
 /* Allocates a version holding `len` value bytes (uninitialised). */
 version *version_new(uint32_t len);
+/* Frees `v` unless it is embedded in a node (then the node owns it). */
 void version_free(version *v);
 
 /* Frees `v` and every older version. */
@@ -96,16 +124,20 @@ static inline node *index_next(const node *n)
 }
 
 /* Writer: allocates an unlinked node for `key` (NULL when memory runs out
- * or the key is too long).  Link it with index_link() or free() it. */
-node *index_node_new(mvindex *ix, const uint8_t *key, size_t len, uint64_t hash);
+ * or the key is too long).  When `first` is not NULL and small enough, a
+ * copy of it is embedded in the node's allocation and returned through
+ * `*embeddedp` (else `*embeddedp` is NULL).  Link the node with
+ * index_link() or free() it. */
+node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
+                     const version *first, version **embeddedp);
 
 /* Writer: makes room in the hash table for `extra` more nodes, so that the
  * next `extra` index_link() calls cannot fail.  -1 when memory runs out. */
 int index_reserve(mvindex *ix, uint64_t extra);
 
 /* Writer: links a node from index_node_new() (its key must be absent)
- * with `v` as its head.  Cannot fail after index_reserve(). */
-void index_link(mvindex *ix, node *n, version *v);
+ * (hash from index_hash()) with `v` as its head.  Cannot fail after index_reserve(). */
+void index_link(mvindex *ix, node *n, uint64_t hash, version *v);
 
 /* Writer: unlinks `n` from the skiplist and the hash table.  The caller
  * retires the node. */
@@ -133,7 +165,10 @@ static inline const version *node_version_at(const node *n, uint64_t snap)
 /* Whether `v` holds a value at time `now_us` (not a tombstone, not expired). */
 static inline bool version_live(const version *v, int64_t now_us)
 {
-    return v && !(v->flags & VERSION_TOMBSTONE) && (v->expires_at_us == 0 || v->expires_at_us > now_us);
+    if (v == NULL || (v->flags & VERSION_TOMBSTONE))
+        return false;
+    int64_t e = version_expiry(v);
+    return e == 0 || e > now_us;
 }
 
 #endif

@@ -243,7 +243,7 @@ cairn_status cairn_iter_next(cairn_iter *iter, cairn_slice *keyp, cairn_slice *v
         if (!version_live(v, t->now_us))
             continue;
         *keyp = cairn_slice_of(key, klen);
-        *valuep = cairn_slice_of(v->data, v->len);
+        *valuep = version_value(v);
         iter->yielded++;
         return CAIRN_OK;
     }

@@ -269,7 +269,7 @@ cairn_status cairn_txn_get(cairn_txn *txn, const cairn_key *key, cairn_slice *va
             v = txn->ops[w].v;
             if (!version_live(v, txn->now_us))
                 return CAIRN_NOT_FOUND;
-            *valuep = cairn_slice_of(v->data, v->len);
+            *valuep = version_value(v);
             return CAIRN_OK;
         }
     }
@@ -282,7 +282,7 @@ cairn_status cairn_txn_get(cairn_txn *txn, const cairn_key *key, cairn_slice *va
     }
     if (!version_live(v, txn->now_us))
         return CAIRN_NOT_FOUND;
-    *valuep = cairn_slice_of(v->data, v->len);
+    *valuep = version_value(v);
     return CAIRN_OK;
 }
 
@@ -372,12 +372,16 @@ static cairn_status put_common(cairn_txn *t, const cairn_key *key, cairn_slice v
         return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_TOO_LARGE,
                        "%s: value of %zu bytes is past max_value_size (%u)", fn, value.len,
                        t->db->opts.max_value_size);
-    version *v = version_new((uint32_t)value.len);
+    size_t skip = expires_at_us ? sizeof expires_at_us : 0;
+    version *v = version_new((uint32_t)(value.len + skip));
     if (v == NULL)
         return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_NO_MEMORY, "%s: out of memory", fn);
+    if (expires_at_us) {
+        v->flags |= VERSION_EXPIRES;
+        memcpy(v->data, &expires_at_us, sizeof expires_at_us);
+    }
     if (value.len)
-        memcpy(v->data, value.data, value.len);
-    v->expires_at_us = expires_at_us;
+        memcpy(v->data + skip, value.data, value.len);
     return buffer_write(t, key, v);
 }
 
@@ -438,35 +442,56 @@ static cairn_status validate(cairn_txn *t)
     return CAIRN_OK;
 }
 
-/* Commit lock held, validation passed.  Allocates every node the commit
- * needs before changing anything, so running out of memory leaves the
- * index untouched.  Fills nodes[i] for each op (NULL: key exists). */
-static cairn_status prepare_nodes(cairn_txn *t, node **nodes, size_t *newp)
+/* Commit lock held, validation passed.  Finds or allocates the node of
+ * every write before changing anything, so running out of memory leaves the
+ * index untouched.  nodes[i]: the existing node, a new unlinked node
+ * (fresh[i]), or NULL (deleting a key that does not exist). */
+static cairn_status prepare_nodes(cairn_txn *t, node **nodes, bool *fresh, size_t *nfreshp)
 {
     cairn_db *db = t->db;
-    size_t fresh = 0;
+    size_t nfresh = 0;
     for (size_t i = 0; i < t->nops; i++) {
-        const wop *w = &t->ops[i];
-        nodes[i] = NULL;
-        if (index_get(&db->ix, w->key, w->klen, w->hash) != NULL || (w->v->flags & VERSION_TOMBSTONE))
+        wop *w = &t->ops[i];
+        fresh[i] = false;
+        nodes[i] = index_get(&db->ix, w->key, w->klen, w->hash);
+        if (nodes[i] || (w->v->flags & VERSION_TOMBSTONE))
             continue;
-        nodes[i] = index_node_new(&db->ix, w->key, w->klen, w->hash);
+        version *embedded;
+        nodes[i] = index_node_new(&db->ix, w->key, w->klen, w->v, &embedded);
         if (nodes[i] == NULL)
             goto oom;
-        fresh++;
+        fresh[i] = true;
+        nfresh++;
+        if (embedded) { /* the node now carries the value: drop the copy */
+            version_free(w->v);
+            w->v = embedded;
+        }
     }
-    if (fresh && index_reserve(&db->ix, fresh) != 0)
+    if (nfresh && index_reserve(&db->ix, nfresh) != 0)
         goto oom;
-    *newp = fresh;
+    *nfreshp = nfresh;
     return CAIRN_OK;
 oom:
-    for (size_t i = 0; i < t->nops; i++)
+    for (size_t i = 0; i < t->nops; i++) {
+        if (!fresh[i])
+            continue;
+        version *v = t->ops[i].v;
+        if (v->flags & VERSION_EMBEDDED) { /* give the write its own copy back */
+            version *copy = version_new(v->len);
+            if (copy) {
+                memcpy(copy, v, sizeof(version) + v->len);
+                copy->flags &= ~VERSION_EMBEDDED;
+            }
+            t->ops[i].v = copy ? copy : version_new(0);
+        }
         free(nodes[i]);
+        fresh[i] = false;
+    }
     return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_NO_MEMORY, "cairn_txn_commit: out of memory");
 }
 
 /* Commit lock held: links every buffered version at commit version `ver`. */
-static void apply(cairn_txn *t, node **nodes, uint64_t ver)
+static void apply(cairn_txn *t, node **nodes, const bool *fresh, uint64_t ver)
 {
     cairn_db *db = t->db;
     uint64_t min_snap = snapreg_min(&db->snaps, atomic_load_explicit(&db->visible, memory_order_relaxed));
@@ -474,19 +499,16 @@ static void apply(cairn_txn *t, node **nodes, uint64_t ver)
     for (size_t i = 0; i < t->nops; i++) {
         wop *w = &t->ops[i];
         w->v->ver = ver;
-        if (nodes[i]) {
-            index_link(&db->ix, nodes[i], w->v);
+        if (fresh[i]) {
+            index_link(&db->ix, nodes[i], w->hash, w->v);
             keys++;
             added++;
-            continue;
-        }
-        node *n = index_get(&db->ix, w->key, w->klen, w->hash);
-        if (n == NULL) { /* deleting a key that never existed: nothing to do */
+        } else if (nodes[i]) {
+            gc_install(db, nodes[i], w->v, min_snap);
+            added++;
+        } else { /* deleting a key that never existed: nothing to do */
             version_free(w->v);
-            continue;
         }
-        gc_install(db, n, w->v, min_snap);
-        added++;
     }
     atomic_fetch_add_explicit(&db->st_keys, keys, memory_order_relaxed);
     atomic_fetch_add_explicit(&db->st_versions, added, memory_order_relaxed);
@@ -505,17 +527,23 @@ cairn_status cairn_txn_commit(cairn_txn *txn)
         return CAIRN_OK;
     }
     node *small[16];
-    node **nodes = txn->nops <= 16 ? small : malloc(txn->nops * sizeof *nodes);
+    bool small_fresh[16];
+    node **nodes = small;
+    bool *fresh = small_fresh;
+    if (txn->nops > 16) {
+        nodes = malloc(txn->nops * (sizeof *nodes + sizeof *fresh));
+        fresh = (bool *)(nodes + txn->nops);
+    }
     if (nodes == NULL) {
         st = err_fmt(txn->errmsg, sizeof txn->errmsg, CAIRN_NO_MEMORY, "cairn_txn_commit: out of memory");
         txn_finish(txn, false);
         return st;
     }
-    size_t fresh = 0;
+    size_t nfresh = 0;
     pthread_mutex_lock(&db->commit_lock);
     st = validate(txn);
     if (st == CAIRN_OK)
-        st = prepare_nodes(txn, nodes, &fresh);
+        st = prepare_nodes(txn, nodes, fresh, &nfresh);
     if (st != CAIRN_OK) {
         pthread_mutex_unlock(&db->commit_lock);
         if (st == CAIRN_CONFLICT)
@@ -526,7 +554,7 @@ cairn_status cairn_txn_commit(cairn_txn *txn)
         return st;
     }
     uint64_t ver = ++db->assigned;
-    apply(txn, nodes, ver);
+    apply(txn, nodes, fresh, ver);
     atomic_store_explicit(&db->visible, ver, memory_order_release);
     gc_step(db, GC_BUDGET_COMMIT);
     pthread_mutex_unlock(&db->commit_lock);
