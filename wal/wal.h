@@ -1,0 +1,224 @@
+/*
+ * wal/wal.h - the write-ahead log: appending, group commit, replay.
+ *
+ * The log lives in DIR/wal/ as numbered segment files (wal/segment.h); each
+ * committed transaction is one record (wal/record.h).  Writing:
+ *
+ *   wal_open()          opens or continues the log;
+ *   wal_append()        called under the engine's commit lock, in commit
+ *                       version order: copies the record into a memory
+ *                       buffer and returns its log sequence number (LSN);
+ *   wal_wait_durable()  called without the commit lock: returns once the
+ *                       record is written to the OS (ASYNC) or fdatasynced
+ *                       (SYNC).  Waiters form groups: the first becomes the
+ *                       leader, writes everything buffered with one pwrite,
+ *                       issues one fdatasync, and wakes every waiter whose
+ *                       LSN that covered.  A background flusher fdatasyncs
+ *                       every sync_interval_ms when something new was
+ *                       written, bounding what ASYNC commits can lose.
+ *
+ * Failure is final: after any failed write or sync the wal is poisoned and
+ * every later append or wait answers CAIRN_IO (a failed fsync leaves the
+ * page cache in an unknown state; retrying it and reporting success would
+ * be a lie).  The engine must reopen and recover.
+ *
+ * A record never spans segments.  When a record does not fit in the rest
+ * of the current segment, the segment is written out, fdatasynced and
+ * closed, and a new one is created; a record larger than a whole segment
+ * gets a new segment of its own, sized to fit (so no commit is refused for
+ * being larger than the segment size).
+ *
+ * Recovery: wal_replay() reads every segment in order and hands each record
+ * to a callback; its report says where appending resumes, which the engine
+ * passes to wal_open() in wal_config.
+ *
+ * Thread safety: wal_append, wal_wait_durable, wal_sync, the removal
+ * functions, wal_get_stats and wal_errmsg may be called from any thread;
+ * wal_append calls must be serialised by the caller (the commit lock).
+ */
+#ifndef CAIRN_WAL_WAL_H
+#define CAIRN_WAL_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/db.h"
+#include "cairn/status.h"
+#include "wal/file.h"
+#include "wal/record.h"
+#include "wal/segment.h"
+
+typedef struct wal wal;
+
+/* Settings for wal_open().  Start from wal_config_init(). */
+typedef struct wal_config {
+    /* Nominal size of each segment, bytes, at least WAL_SEGMENT_MIN_SIZE.
+     * Default WAL_SEGMENT_DEFAULT_SIZE (64 MiB). */
+    uint64_t segment_size;
+    /* Period of the background flusher in ms; 0 starts no flusher (ASYNC
+     * commits are then synced only by later SYNC commits or wal_sync).
+     * Default 10. */
+    uint32_t sync_interval_ms;
+    /* Database id written into (and expected in) every segment header.
+     * Default all zero. */
+    uint8_t db_id[WAL_DB_ID_SIZE];
+    /* Where to continue: the resume position from wal_replay_report.  With
+     * resume_segment 0 a new segment is created, numbered first_segment or
+     * one past the newest existing segment, whichever is larger.
+     * Defaults 0, 0 and 1. */
+    uint64_t resume_segment;
+    uint64_t resume_offset;
+    uint64_t first_segment;
+    /* Newest commit version already in the log or in a checkpoint; every
+     * appended record must have a larger version.  Default 0. */
+    uint64_t last_version;
+} wal_config;
+
+/* Sets every field of `cfg` to its default. */
+void wal_config_init(wal_config *cfg);
+
+/* Counters and positions from wal_get_stats(). */
+typedef struct wal_stats {
+    uint64_t records;          /* records appended since open */
+    uint64_t bytes_appended;   /* their bytes */
+    uint64_t writes;           /* pwrite calls that wrote records */
+    uint64_t syncs;            /* fdatasync calls on segments (group commits,
+                                  flusher, segment roll-over, close) */
+    uint64_t segments_created; /* since open */
+    uint64_t segment_no;       /* current segment */
+    uint64_t segment_offset;   /* where the next record goes in it */
+    uint64_t total_bytes;      /* log bytes on disk: records of the current
+                                  segment plus the size of every older one */
+    uint64_t appended_lsn;     /* LSN of the newest appended record */
+    uint64_t written_lsn;      /* written to the OS up to here */
+    uint64_t synced_lsn;       /* fdatasynced up to here */
+    uint64_t last_version;     /* commit version of the newest record */
+} wal_stats;
+
+/*
+ * Opens the log of the database directory `dir` (segments in `dir`/wal,
+ * created if missing) and stores the handle the caller owns in `*walp`.
+ * Removes leftover temporary segment files.  With cfg->resume_segment set,
+ * continues that segment at cfg->resume_offset (its header must carry
+ * cfg->db_id); otherwise creates a new segment.  `fs` must outlive the
+ * wal.  The caller holds DIR/LOCK (wal_fs_lock).  CAIRN_INVALID_ARGUMENT
+ * for a bad config, CAIRN_IO / CAIRN_CORRUPT with a message in `err`.
+ */
+cairn_status wal_open(wal_fs *fs, const char *dir, const wal_config *cfg, wal **walp,
+                      wal_err *err);
+
+/*
+ * Appends one encoded record (from wal_record_encode; its commit version
+ * must exceed every earlier one) and stores its LSN in `*lsnp`.  Copies
+ * `rec`; does no I/O except at a segment roll-over.  CAIRN_INVALID_ARGUMENT
+ * for a malformed record or a version out of order, CAIRN_IO when the wal
+ * is poisoned (or the roll-over failed, which poisons it).
+ */
+cairn_status wal_append(wal *w, const uint8_t *rec, size_t len, uint64_t *lsnp);
+
+/*
+ * Waits until the record with LSN `lsn` is as durable as `mode` promises:
+ * CAIRN_DURABILITY_ASYNC: written to the OS; CAIRN_DURABILITY_SYNC:
+ * fdatasynced (group commit, see above); CAIRN_DURABILITY_NONE returns
+ * CAIRN_OK at once.  CAIRN_IO when the wal is poisoned, CAIRN_INVALID_ARGUMENT
+ * for another mode.
+ */
+cairn_status wal_wait_durable(wal *w, uint64_t lsn, cairn_durability mode);
+
+/* Writes and fdatasyncs everything appended so far (a SYNC wait on the
+ * newest LSN). */
+cairn_status wal_sync(wal *w);
+
+/*
+ * Writes and fdatasyncs everything appended (unless poisoned), stops the
+ * flusher, closes the files and frees `w` (NULL is a no-op).  Returns
+ * CAIRN_IO when the wal was poisoned or the final sync failed; `w` is
+ * freed in every case.  No other call may be in progress.
+ */
+cairn_status wal_close(wal *w);
+
+/*
+ * Unlinks every segment numbered below `segment_no` (never the current
+ * one) and fsyncs the directory.  For use after a checkpoint made them
+ * unnecessary.
+ */
+cairn_status wal_remove_segments_before(wal *w, uint64_t segment_no);
+
+/*
+ * Unlinks every segment whose records all have commit versions <= `version`
+ * (known from the next segment's prev_version; never the current segment)
+ * and fsyncs the directory: call it once a checkpoint at `version` is
+ * durable.  `*removedp` (may be NULL) receives the number removed.
+ */
+cairn_status wal_remove_covered(wal *w, uint64_t version, uint64_t *removedp);
+
+/* Fills `*sp` with current counters (a consistent snapshot). */
+void wal_get_stats(wal *w, wal_stats *sp);
+
+/* True once a failed write or sync has poisoned `w`. */
+bool wal_is_poisoned(wal *w);
+
+/*
+ * Copies the message of the last failure on `w` into `buf` (NUL-terminated,
+ * truncated to `cap`) and returns its full length; "" when none.
+ */
+size_t wal_errmsg(wal *w, char *buf, size_t cap);
+
+/* ---- Replay ----------------------------------------------------------- */
+
+/*
+ * Called for each record replayed, in log order: its commit version and
+ * its ops, which point into a buffer valid only during the call.  A status
+ * other than CAIRN_OK stops the replay, which returns it.
+ */
+typedef cairn_status (*wal_replay_fn)(void *ctx, uint64_t version, const wal_op *ops, size_t n);
+
+/* What wal_replay() found and did. */
+typedef struct wal_replay_report {
+    uint64_t segments_read;
+    uint64_t first_segment;     /* 0 when the log is empty */
+    uint64_t last_segment;
+    uint64_t records_read;      /* valid records found */
+    uint64_t records_replayed;  /* of those, passed to the callback */
+    uint64_t record_bytes;      /* bytes of the valid records */
+    uint64_t last_version;      /* newest version found, 0 when none */
+    uint8_t db_id[WAL_DB_ID_SIZE]; /* from the segment headers */
+    /* Where appending continues: pass to wal_config.resume_segment /
+     * resume_offset.  0, 0 when there is no segment. */
+    uint64_t resume_segment;
+    uint64_t resume_offset;
+    /* A torn record at the end of the last segment. */
+    bool torn;                  /* one was found */
+    bool repaired;              /* ... and zero-filled (false when read_only) */
+    uint64_t torn_offset;       /* where it starts in torn_path */
+    uint64_t bytes_truncated;   /* bytes discarded (zero-filled when repaired) */
+    char torn_path[WAL_ERR_MAX];
+} wal_replay_report;
+
+/*
+ * Reads the log of database directory `dir` (segments in `dir`/wal) and
+ * calls `fn(ctx, ...)` for every record with a version above
+ * `after_version`, in order.  Checks: each header (magic, format version,
+ * checksum, segment number, and the database id when `db_id` is not NULL,
+ * otherwise every segment must carry the first one's id), segment numbers
+ * contiguous, every record valid, versions strictly increasing across the
+ * whole log.
+ *
+ * A torn tail — the first bad record lies in the LAST segment, no valid
+ * record starts inside its extent, and only zero bytes follow it — is
+ * discarded: zero-filled from its offset to the end of its extent and
+ * fdatasynced (the file keeps its preallocated size), and reported; with
+ * `read_only` nothing is written and the report still describes it.  Any
+ * other damage returns CAIRN_CORRUPT with the file and offset in `err`.
+ * A missing wal directory is an empty log.  `rep` may not be NULL.
+ */
+cairn_status wal_replay(wal_fs *fs, const char *dir, const uint8_t *db_id,
+                        uint64_t after_version, wal_replay_fn fn, void *ctx, bool read_only,
+                        wal_replay_report *rep, wal_err *err);
+
+/* The wal directory of database directory `dir` as a new malloc'ed string
+ * ("DIR/wal"); NULL when out of memory. */
+char *wal_dir_path(const char *dir);
+
+#endif /* CAIRN_WAL_WAL_H */
