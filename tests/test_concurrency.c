@@ -8,7 +8,9 @@
  *  - blind writers on one key never conflict, and the value left is the one
  *    with the highest commit version;
  *  - increments of one counter through cairn_db_run lose no update, while
- *    an observer sees the counter and snapshot versions only move forward.
+ *    an observer sees the counter and snapshot versions only move forward;
+ *  - groups of keys inserted and deleted whole, over and over, are never
+ *    seen half-done, while their deleted keys are being reclaimed.
  *
  * Each scenario is a plain function that reports the first violation as a
  * message; worker threads never call Criterion's assertions (they may only
@@ -682,6 +684,151 @@ static bool scenario_counter(char *err, size_t cap)
     return failure_report(&c.fail, err, cap);
 }
 
+/* ---- inserts and deletes of whole groups, read concurrently ----------------------- */
+
+/*
+ * Each writer repeatedly inserts a group of keys in one transaction and
+ * deletes the whole group in the next, so deleted keys are reclaimed all the
+ * time while readers scan and read them.  A commit is atomic: every snapshot
+ * shows each group either complete, with one value throughout, or absent.
+ */
+enum { CHURN_WRITERS = 2, CHURN_READERS = 2, CHURN_GROUP = 10 };
+
+typedef struct churn {
+    cairn_db *db;
+    uint64_t rounds;
+    _Atomic int writers_left;
+    _Atomic uint64_t snapshots;
+    failure fail;
+} churn;
+
+typedef struct churn_arg {
+    churn *c;
+    int index;
+} churn_arg;
+
+static void *churn_writer(void *p)
+{
+    churn_arg *a = p;
+    churn *c = a->c;
+    for (uint64_t r = 0; r < c->rounds && !failed(&c->fail); r++) {
+        cairn_txn *txn = NULL;
+        cairn_status st = cairn_txn_begin(c->db, NULL, &txn);
+        char value[32];
+        snprintf(value, sizeof value, "round %llu", (unsigned long long)r);
+        for (int i = 0; i < CHURN_GROUP && st == CAIRN_OK; i++) {
+            cairn_key k = name_key("c%d/%02d", a->index, i);
+            st = r % 2 == 0 ? cairn_txn_put(txn, &k, test_str(value)) : cairn_txn_delete(txn, &k);
+        }
+        if (st == CAIRN_OK)
+            st = cairn_txn_commit(txn);
+        if (st != CAIRN_OK)
+            failf(&c->fail, "writer %d round %llu: %s (%s)", a->index, (unsigned long long)r,
+                  cairn_status_name(st), txn ? cairn_txn_errmsg(txn) : "");
+        cairn_txn_free(txn);
+    }
+    atomic_fetch_sub(&c->writers_left, 1);
+    return NULL;
+}
+
+/* Checks one snapshot of writer w's group, by scan and by point reads. */
+static void churn_check_group(churn *c, cairn_txn *txn, int w)
+{
+    cairn_key prefix = name_key("c%d/", w, 0);
+    cairn_iter *it = NULL;
+    cairn_status st = cairn_txn_scan_prefix(txn, &prefix, 0, &it);
+    if (st != CAIRN_OK) {
+        failf(&c->fail, "reader: scan gave %s", cairn_status_name(st));
+        return;
+    }
+    char first[32] = "";
+    int count = 0;
+    cairn_slice k, v;
+    while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
+        char value[32];
+        snprintf(value, sizeof value, "%.*s", (int)v.len, (const char *)v.data);
+        if (count == 0)
+            snprintf(first, sizeof first, "%s", value);
+        else if (strcmp(first, value) != 0)
+            failf(&c->fail, "group %d mixes \"%s\" and \"%s\" in one snapshot", w, first, value);
+        count++;
+    }
+    cairn_iter_free(it);
+    if (st != CAIRN_DONE)
+        failf(&c->fail, "reader: iterator gave %s", cairn_status_name(st));
+    if (count != 0 && count != CHURN_GROUP)
+        failf(&c->fail, "group %d has %d of %d keys in one snapshot", w, count, CHURN_GROUP);
+
+    for (int i = 0; i < CHURN_GROUP; i++) {
+        cairn_key key = name_key("c%d/%02d", w, i);
+        st = cairn_txn_get(txn, &key, &v);
+        if (count == 0 ? st != CAIRN_NOT_FOUND : (st != CAIRN_OK || !slice_eq_str(v, first))) {
+            failf(&c->fail, "group %d key %d: get gave %s, the scan saw %d keys", w, i,
+                  cairn_status_name(st), count);
+            break;
+        }
+    }
+}
+
+static void *churn_reader(void *p)
+{
+    churn *c = p;
+    do {
+        cairn_txn *txn = NULL;
+        cairn_status st = begin_read_only(c->db, &txn);
+        if (st != CAIRN_OK) {
+            failf(&c->fail, "reader: begin gave %s", cairn_status_name(st));
+            break;
+        }
+        for (int w = 0; w < CHURN_WRITERS; w++)
+            churn_check_group(c, txn, w);
+        if ((st = cairn_txn_commit(txn)) != CAIRN_OK)
+            failf(&c->fail, "reader: commit gave %s", cairn_status_name(st));
+        cairn_txn_free(txn);
+        atomic_fetch_add(&c->snapshots, 1);
+    } while (atomic_load(&c->writers_left) > 0 && !failed(&c->fail));
+    return NULL;
+}
+
+static bool scenario_churn(char *err, size_t cap)
+{
+    static churn c;
+    memset(&c, 0, sizeof c);
+    failure_init(&c.fail);
+    c.db = open_for_contention(64);
+    c.rounds = scaled(4000, 100);
+    atomic_store(&c.writers_left, CHURN_WRITERS);
+
+    pthread_t writers[CHURN_WRITERS], readers[CHURN_READERS];
+    churn_arg args[CHURN_WRITERS];
+    for (int i = 0; i < CHURN_READERS; i++)
+        pthread_create(&readers[i], NULL, churn_reader, &c);
+    for (int i = 0; i < CHURN_WRITERS; i++) {
+        args[i] = (churn_arg){&c, i};
+        pthread_create(&writers[i], NULL, churn_writer, &args[i]);
+    }
+    for (int i = 0; i < CHURN_WRITERS; i++)
+        pthread_join(writers[i], NULL);
+    for (int i = 0; i < CHURN_READERS; i++)
+        pthread_join(readers[i], NULL);
+
+    if (!failed(&c.fail)) {
+        /* the last round of each writer was a delete when rounds is even */
+        cairn_stats st = test_stats(c.db);
+        if (st.keys_reclaimed == 0)
+            failf(&c.fail, "no deleted key was ever reclaimed");
+        if (atomic_load(&c.snapshots) < CHURN_READERS)
+            failf(&c.fail, "the readers never ran");
+        cairn_txn *txn = NULL;
+        HELPER_CHECK(begin_read_only(c.db, &txn));
+        for (int w = 0; w < CHURN_WRITERS; w++)
+            churn_check_group(&c, txn, w);
+        cairn_txn_free(txn);
+    }
+    test_close(c.db);
+    return failure_report(&c.fail, err, cap);
+}
+
 /* ---- runners ------------------------------------------------------------------------- */
 
 #ifdef CAIRN_TEST_STANDALONE
@@ -697,6 +844,7 @@ int main(void)
         {"blind_writers_on_one_key_all_commit_and_the_last_commit_wins",
          scenario_blind_shared},
         {"concurrent_increments_through_db_run_lose_no_update", scenario_counter},
+        {"groups_inserted_and_deleted_atomically_never_show_half_done", scenario_churn},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -734,6 +882,12 @@ Test(concurrency, concurrent_increments_through_db_run_lose_no_update)
 {
     char err[512] = "";
     cr_assert(scenario_counter(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, groups_inserted_and_deleted_atomically_never_show_half_done)
+{
+    char err[512] = "";
+    cr_assert(scenario_churn(err, sizeof err), "%s", err);
 }
 
 #endif

@@ -7,6 +7,11 @@
 
 #include "helpers.h"
 
+typedef struct model_entry {
+    bool present;
+    char value[12];
+} model_entry;
+
 static cairn_txn *begin_rw(cairn_db *db)
 {
     cairn_txn *txn = NULL;
@@ -1164,6 +1169,7 @@ Test(gc, deleted_keys_stay_for_an_open_snapshot_and_are_reclaimed_after)
     cr_assert_gt(s1.versions_reclaimed, s0.versions_reclaimed);
     cr_assert_leq(s1.versions, s1.keys + 1);
 
+    commit_put(db, "unrelated", "z");
     txn = begin_ro(db);
     expect_value(txn, "del/000", NULL);
     expect_scan(txn, "del/", 0, NULL, 0);
@@ -1186,5 +1192,306 @@ Test(gc, a_key_deleted_and_written_again_reads_the_new_value)
             commit_put(db, "unrelated", "x");
         expect_committed(db, "phoenix", NULL);
     }
+    test_close(db);
+}
+
+/* ---- odd values and keys ---------------------------------------------------------- */
+
+Test(txn, an_empty_value_is_present_not_absent)
+{
+    cairn_db *db = test_open(NULL);
+    cairn_key k = test_key("empty");
+    cairn_txn *txn = begin_rw(db);
+    ASSERT_OK(cairn_txn_put(txn, &k, cairn_slice_of(NULL, 0)));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    txn = begin_ro(db);
+    cairn_slice v = {"junk", 4};
+    ASSERT_OK(cairn_txn_get(txn, &k, &v));
+    cr_assert_eq(v.len, 0);
+    const char *want[] = {"empty="};
+    expect_scan(txn, "", 0, want, 1);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(txn, binary_values_and_largest_keys_round_trip)
+{
+    cairn_db *db = test_open(NULL);
+    static uint8_t rest[CAIRN_KEY_REST_MAX];
+    for (size_t i = 0; i < sizeof rest; i++)
+        rest[i] = (uint8_t)(i * 31);
+    cairn_run_id run = test_run(0x11, 0x01);
+    cairn_key big = test_key_bytes(&run, CAIRN_TAG_KV, rest, sizeof rest);
+    cr_assert_eq(big.len, CAIRN_KEY_MAX);
+    uint8_t value[300];
+    for (size_t i = 0; i < sizeof value; i++)
+        value[i] = (uint8_t)(255 - i); /* includes NUL bytes */
+
+    cairn_txn *txn = begin_rw(db);
+    ASSERT_OK(cairn_txn_put(txn, &big, cairn_slice_of(value, sizeof value)));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    txn = begin_ro(db);
+    cairn_slice v;
+    ASSERT_OK(cairn_txn_get(txn, &big, &v));
+    cr_assert(slice_eq(v, cairn_slice_of(value, sizeof value)));
+    cairn_key prefix = test_prefix(&run, CAIRN_TAG_KV);
+    cairn_iter *it;
+    cairn_slice k;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &prefix, 0, &it));
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    cr_assert(slice_eq(k, cairn_key_slice(&big)));
+    cr_assert(slice_eq(v, cairn_slice_of(value, sizeof value)));
+    ASSERT_STATUS(cairn_iter_next(it, &k, &v), CAIRN_DONE);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(txn, a_scan_conflicts_with_an_update_of_a_key_it_returned)
+{
+    cairn_db *db = test_open(NULL);
+    commit_put(db, "r/a", "1");
+    commit_put(db, "r/b", "2");
+    cairn_txn *t1 = begin_rw(db);
+    const char *want[] = {"r/a=1", "r/b=2"};
+    expect_scan(t1, "r/", 0, want, 2);
+    commit_put(db, "r/a", "changed");
+    put_name(t1, "sum", "3");
+    ASSERT_STATUS(cairn_txn_commit(t1), CAIRN_CONFLICT);
+    cairn_txn_free(t1);
+    test_close(db);
+}
+
+Test(txn, a_scan_merges_many_own_writes_with_committed_keys_in_order)
+{
+    /* committed: even keys; the transaction overwrites some, deletes some and
+     * inserts odd ones, in a shuffled order, many more than a handful */
+    enum { N = 400 };
+    static model_entry entries[N];
+    cairn_db *db = test_open(NULL);
+    cairn_txn *txn = begin_rw(db);
+    for (int i = 0; i < N; i += 2) {
+        snprintf(entries[i].value, sizeof entries[i].value, "c%d", i);
+        entries[i].present = true;
+        char name[16];
+        snprintf(name, sizeof name, "s/%04d", i);
+        put_name(txn, name, entries[i].value);
+    }
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    test_rng rng = test_rng_seeded(77);
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)test_rng_below(&rng, (uint64_t)i + 1);
+        int tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    txn = begin_rw(db);
+    for (int n = 0; n < N; n++) {
+        int i = order[n];
+        char name[16];
+        snprintf(name, sizeof name, "s/%04d", i);
+        uint64_t what = test_rng_below(&rng, 3);
+        if (what == 0) {
+            continue;
+        } else if (what == 1) {
+            snprintf(entries[i].value, sizeof entries[i].value, "t%d", i);
+            entries[i].present = true;
+            put_name(txn, name, entries[i].value);
+        } else {
+            entries[i].present = false;
+            delete_name(txn, name);
+        }
+    }
+
+    cairn_key prefix = test_key("s/");
+    cairn_iter *it;
+    cairn_slice k, v;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &prefix, 0, &it));
+    for (int i = 0; i < N; i++) {
+        if (!entries[i].present)
+            continue;
+        char name[16];
+        snprintf(name, sizeof name, "s/%04d", i);
+        cairn_key want = test_key(name);
+        ASSERT_OK(cairn_iter_next(it, &k, &v));
+        cr_assert(slice_eq(k, cairn_key_slice(&want)), "expected %s next", name);
+        ASSERT_SLICE_STR(v, entries[i].value);
+    }
+    ASSERT_STATUS(cairn_iter_next(it, &k, &v), CAIRN_DONE);
+    cairn_iter_free(it);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(gc, an_iterator_standing_on_a_deleted_key_survives_its_reclamation)
+{
+    cairn_db *db = test_open(NULL);
+    const char *names[] = {"g/a", "g/b", "g/c", "g/d", "g/e"};
+    for (int i = 0; i < 5; i++)
+        commit_put(db, names[i], names[i]);
+    cairn_txn *txn = begin_rw(db);
+    delete_name(txn, "g/b");
+    delete_name(txn, "g/c");
+    delete_name(txn, "g/d");
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    /* the reader's snapshot already sees the deletes, so nothing stops the
+     * deleted keys from being reclaimed while its iterator sits before them */
+    cairn_txn *reader = begin_ro(db);
+    cairn_key prefix = test_key("g/");
+    cairn_iter *it;
+    cairn_slice k, v;
+    ASSERT_OK(cairn_txn_scan_prefix(reader, &prefix, 0, &it));
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    ASSERT_SLICE_STR(v, "g/a");
+
+    cairn_stats s0 = test_stats(db);
+    for (int i = 0; i < DRIVE_COMMITS; i++) {
+        commit_put(db, "unrelated", "x");
+        cairn_txn *other = begin_ro(db);
+        ASSERT_OK(cairn_txn_commit(other));
+        cairn_txn_free(other);
+    }
+    /* no live snapshot can see g/b..g/d any more: they are reclaimable now */
+    cr_assert_geq(test_stats(db).keys_reclaimed - s0.keys_reclaimed, 3,
+                  "the deleted keys were not reclaimed while the reader was open");
+
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    ASSERT_SLICE_STR(v, "g/e");
+    ASSERT_STATUS(cairn_iter_next(it, &k, &v), CAIRN_DONE);
+    cairn_iter_free(it);
+    cairn_txn_free(reader);
+
+    for (int i = 0; i < DRIVE_COMMITS; i++)
+        commit_put(db, "unrelated", "y");
+    cr_assert_geq(test_stats(db).keys_reclaimed - s0.keys_reclaimed, 3);
+    test_close(db);
+}
+
+/* ---- randomized comparison with a model ------------------------------------------- */
+
+/*
+ * Random transactions of puts, deletes, gets and scans over a small key
+ * space, some aborted, checked step by step against a plain array model.
+ * Every so often a read-only snapshot is kept open together with a copy of
+ * the model at that moment; much later it must still read exactly that copy,
+ * however many versions were written and reclaimed in between.
+ */
+enum { MODEL_KEYS = 300, MODEL_TXNS = 1500, MODEL_READERS = 4, MODEL_VAL = 12 };
+
+typedef struct model {
+    bool present[MODEL_KEYS];
+    char value[MODEL_KEYS][MODEL_VAL];
+} model;
+
+static cairn_key model_key(int i)
+{
+    char name[16];
+    snprintf(name, sizeof name, "m/%03d", i);
+    return test_key(name);
+}
+
+/* Compares a full scan of "m/" in `txn` with `m`. */
+static void model_check_scan(cairn_txn *txn, const model *m, const char *when)
+{
+    cairn_key prefix = test_key("m/");
+    cairn_iter *it;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &prefix, 0, &it));
+    cairn_slice k, v;
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        if (!m->present[i])
+            continue;
+        cairn_status st = cairn_iter_next(it, &k, &v);
+        cr_assert_eq(st, CAIRN_OK, "%s: scan ended (%s) before key %d", when,
+                     cairn_status_name(st), i);
+        cairn_key want = model_key(i);
+        cr_assert(slice_eq(k, cairn_key_slice(&want)), "%s: scan skipped or reordered key %d",
+                  when, i);
+        cr_assert(slice_eq_str(v, m->value[i]), "%s: key %d holds \"%.*s\", expected \"%s\"",
+                  when, i, (int)v.len, (const char *)v.data, m->value[i]);
+    }
+    cr_assert_eq(cairn_iter_next(it, &k, &v), CAIRN_DONE, "%s: scan yields extra keys", when);
+    cairn_iter_free(it);
+}
+
+Test(txn, random_transactions_match_a_simple_model)
+{
+    static model committed, pending, saved[MODEL_READERS];
+    cairn_txn *readers[MODEL_READERS] = {NULL};
+    memset(&committed, 0, sizeof committed);
+    test_rng rng = test_rng_seeded(0x5EED);
+    cairn_db *db = test_open(NULL);
+
+    for (int t = 0; t < MODEL_TXNS; t++) {
+        pending = committed;
+        cairn_txn *txn = begin_rw(db);
+        int ops = 1 + (int)test_rng_below(&rng, 12);
+        for (int o = 0; o < ops; o++) {
+            int i = (int)test_rng_below(&rng, MODEL_KEYS);
+            cairn_key k = model_key(i);
+            uint64_t what = test_rng_below(&rng, 10);
+            if (what < 5) {
+                snprintf(pending.value[i], MODEL_VAL, "%d.%d", t, o);
+                pending.present[i] = true;
+                ASSERT_OK(cairn_txn_put(txn, &k, test_str(pending.value[i])));
+            } else if (what < 7) {
+                pending.present[i] = false;
+                ASSERT_OK(cairn_txn_delete(txn, &k));
+            } else if (what < 9) {
+                cairn_slice v;
+                cairn_status st = cairn_txn_get(txn, &k, &v);
+                if (pending.present[i]) {
+                    cr_assert_eq(st, CAIRN_OK, "txn %d: key %d missing", t, i);
+                    cr_assert(slice_eq_str(v, pending.value[i]), "txn %d: key %d wrong", t, i);
+                } else {
+                    cr_assert_eq(st, CAIRN_NOT_FOUND, "txn %d: key %d should be absent", t, i);
+                }
+            } else {
+                model_check_scan(txn, &pending, "inside a transaction");
+            }
+        }
+        if (test_rng_below(&rng, 10) == 0) {
+            ASSERT_OK(cairn_txn_abort(txn));
+        } else {
+            ASSERT_OK(cairn_txn_commit(txn));
+            committed = pending;
+        }
+        cairn_txn_free(txn);
+
+        /* now and then, retire an old reader and pin a new snapshot */
+        if (t % 37 == 0) {
+            int r = (int)test_rng_below(&rng, MODEL_READERS);
+            if (readers[r]) {
+                model_check_scan(readers[r], &saved[r], "an old snapshot");
+                cairn_txn_free(readers[r]);
+            }
+            readers[r] = begin_ro(db);
+            saved[r] = committed;
+        }
+    }
+    for (int r = 0; r < MODEL_READERS; r++) {
+        if (readers[r]) {
+            model_check_scan(readers[r], &saved[r], "an old snapshot at the end");
+            cairn_txn_free(readers[r]);
+        }
+    }
+    cairn_txn *txn = begin_ro(db);
+    model_check_scan(txn, &committed, "the final state");
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        cairn_key k = model_key(i);
+        cairn_slice v;
+        cr_assert_eq(cairn_txn_get(txn, &k, &v), committed.present[i] ? CAIRN_OK : CAIRN_NOT_FOUND);
+    }
+    cairn_txn_free(txn);
     test_close(db);
 }
