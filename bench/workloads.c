@@ -1,0 +1,46 @@
+/*
+ * workloads.c - every workload cairn-bench knows, in run order.
+ *
+ * The order follows YCSB's recommendation (load, A, B, C, F, D, E) because
+ * reopened data sets are shared by the cells of one engine and durability:
+ * D and E insert keys, so they come last.
+ */
+#include <string.h>
+
+#include "workload.h"
+
+extern const bench_workload bench_wl_put;
+extern const bench_workload bench_wl_get;
+extern const bench_workload bench_wl_scan;
+extern const bench_workload bench_wl_ycsb_a;
+extern const bench_workload bench_wl_ycsb_b;
+extern const bench_workload bench_wl_ycsb_c;
+extern const bench_workload bench_wl_ycsb_d;
+extern const bench_workload bench_wl_ycsb_e;
+extern const bench_workload bench_wl_ycsb_f;
+extern const bench_workload bench_wl_recovery;
+
+/* Workloads for the cairn primitives (kv, event-append, event-read,
+ * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
+ * as the primitives land, one wl_<name>.c each. */
+const bench_workload *const bench_workloads[] = {
+    &bench_wl_put,
+    &bench_wl_get,
+    &bench_wl_scan,
+    &bench_wl_ycsb_a,
+    &bench_wl_ycsb_b,
+    &bench_wl_ycsb_c,
+    &bench_wl_ycsb_f,
+    &bench_wl_ycsb_d,
+    &bench_wl_ycsb_e,
+    &bench_wl_recovery,
+    NULL,
+};
+
+const bench_workload *bench_workload_find(const char *name)
+{
+    for (size_t i = 0; bench_workloads[i]; i++)
+        if (strcmp(bench_workloads[i]->name, name) == 0)
+            return bench_workloads[i];
+    return NULL;
+}
