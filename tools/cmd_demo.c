@@ -595,7 +595,7 @@ static unsigned demo_verify_all(cairn_db *db, const cairn_run_id *runs, uint32_t
 
 int cmd_demo(int argc, char **argv)
 {
-    demo_config cfg;
+    demo_config cfg = {0};
     cairn_options opts;
     cairn_db *db = NULL;
     cairn_run_id *runs = NULL;
