@@ -10,7 +10,11 @@
  *  - increments of one counter through cairn_db_run lose no update, while
  *    an observer sees the counter and snapshot versions only move forward;
  *  - groups of keys inserted and deleted whole, over and over, are never
- *    seen half-done, while their deleted keys are being reclaimed.
+ *    seen half-done, while their deleted keys are being reclaimed;
+ *  - run ids generated from several threads are distinct, and increasing
+ *    within each thread;
+ *  - more threads than max_open_txns share the slots: BUSY, never a crash
+ *    or a lost commit.
  *
  * Each scenario is a plain function that reports the first violation as a
  * message; worker threads never call Criterion's assertions (they may only
@@ -829,6 +833,155 @@ static bool scenario_churn(char *err, size_t cap)
     return failure_report(&c.fail, err, cap);
 }
 
+/* ---- run ids from many threads ------------------------------------------------------- */
+
+enum { ID_THREADS = 4 };
+
+typedef struct ids {
+    cairn_db *db;
+    uint64_t per_thread;
+    cairn_run_id *out[ID_THREADS];
+    failure fail;
+} ids;
+
+typedef struct ids_arg {
+    ids *s;
+    int index;
+} ids_arg;
+
+static void *id_generator(void *p)
+{
+    ids_arg *a = p;
+    ids *s = a->s;
+    for (uint64_t i = 0; i < s->per_thread; i++) {
+        cairn_status st = cairn_run_id_generate(s->db, &s->out[a->index][i]);
+        if (st != CAIRN_OK) {
+            failf(&s->fail, "thread %d: cairn_run_id_generate gave %s", a->index,
+                  cairn_status_name(st));
+            break;
+        }
+        if (i > 0 && memcmp(&s->out[a->index][i], &s->out[a->index][i - 1], sizeof(cairn_run_id)) <= 0) {
+            failf(&s->fail, "thread %d: id %llu is not greater than the one before", a->index,
+                  (unsigned long long)i);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int run_id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(cairn_run_id));
+}
+
+static bool scenario_run_ids(char *err, size_t cap)
+{
+    ids s = {.per_thread = scaled(5000, 100)};
+    failure_init(&s.fail);
+    s.db = open_for_contention(64);
+    size_t total = (size_t)s.per_thread * ID_THREADS;
+    cairn_run_id *all = calloc(total, sizeof *all);
+    if (all == NULL)
+        abort();
+    pthread_t threads[ID_THREADS];
+    ids_arg args[ID_THREADS];
+    for (int i = 0; i < ID_THREADS; i++) {
+        s.out[i] = all + (size_t)i * s.per_thread;
+        args[i] = (ids_arg){&s, i};
+        pthread_create(&threads[i], NULL, id_generator, &args[i]);
+    }
+    for (int i = 0; i < ID_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    if (!failed(&s.fail)) {
+        qsort(all, total, sizeof *all, run_id_cmp);
+        for (size_t i = 1; i < total; i++) {
+            if (memcmp(&all[i], &all[i - 1], sizeof *all) == 0) {
+                failf(&s.fail, "two threads got the same run id");
+                break;
+            }
+        }
+    }
+    free(all);
+    test_close(s.db);
+    return failure_report(&s.fail, err, cap);
+}
+
+/* ---- more threads than transaction slots ------------------------------------------------ */
+
+enum { SLOT_THREADS = 4, SLOTS = 2 };
+
+typedef struct slots {
+    cairn_db *db;
+    uint64_t per_thread;
+    _Atomic uint64_t committed;
+    _Atomic uint64_t busy;
+    failure fail;
+} slots;
+
+typedef struct slots_arg {
+    slots *s;
+    int index;
+} slots_arg;
+
+static void *slot_user(void *p)
+{
+    slots_arg *a = p;
+    slots *s = a->s;
+    uint64_t done = 0;
+    while (done < s->per_thread && !failed(&s->fail)) {
+        cairn_txn *txn = NULL;
+        cairn_status st = cairn_txn_begin(s->db, NULL, &txn);
+        if (st == CAIRN_BUSY) {
+            atomic_fetch_add(&s->busy, 1);
+            continue; /* every slot is taken: try again */
+        }
+        cairn_key k = name_key("slot%d/%06d", a->index, (int)done);
+        if (st == CAIRN_OK)
+            st = cairn_txn_put(txn, &k, test_str("x"));
+        if (st == CAIRN_OK)
+            st = cairn_txn_commit(txn);
+        cairn_txn_free(txn);
+        if (st != CAIRN_OK) {
+            failf(&s->fail, "thread %d: %s", a->index, cairn_status_name(st));
+            break;
+        }
+        done++;
+        atomic_fetch_add(&s->committed, 1);
+    }
+    return NULL;
+}
+
+static bool scenario_slots(char *err, size_t cap)
+{
+    slots s = {.per_thread = scaled(3000, 100)};
+    failure_init(&s.fail);
+    cairn_options opts;
+    cairn_options_init(&opts);
+    opts.max_open_txns = SLOTS;
+    s.db = test_open(&opts);
+
+    pthread_t threads[SLOT_THREADS];
+    slots_arg args[SLOT_THREADS];
+    for (int i = 0; i < SLOT_THREADS; i++) {
+        args[i] = (slots_arg){&s, i};
+        pthread_create(&threads[i], NULL, slot_user, &args[i]);
+    }
+    for (int i = 0; i < SLOT_THREADS; i++)
+        pthread_join(threads[i], NULL);
+
+    if (!failed(&s.fail)) {
+        cairn_stats st = test_stats(s.db);
+        uint64_t want = s.per_thread * SLOT_THREADS;
+        if (st.open_txns != 0)
+            failf(&s.fail, "%llu transactions still open", (unsigned long long)st.open_txns);
+        if (st.keys != want || atomic_load(&s.committed) != want)
+            failf(&s.fail, "%llu keys and %llu commits, expected %llu", (unsigned long long)st.keys,
+                  (unsigned long long)atomic_load(&s.committed), (unsigned long long)want);
+    }
+    test_close(s.db);
+    return failure_report(&s.fail, err, cap);
+}
+
 /* ---- runners ------------------------------------------------------------------------- */
 
 #ifdef CAIRN_TEST_STANDALONE
@@ -845,6 +998,8 @@ int main(void)
          scenario_blind_shared},
         {"concurrent_increments_through_db_run_lose_no_update", scenario_counter},
         {"groups_inserted_and_deleted_atomically_never_show_half_done", scenario_churn},
+        {"run_ids_from_many_threads_are_distinct_and_increasing", scenario_run_ids},
+        {"more_threads_than_transaction_slots_share_them_safely", scenario_slots},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -888,6 +1043,18 @@ Test(concurrency, groups_inserted_and_deleted_atomically_never_show_half_done)
 {
     char err[512] = "";
     cr_assert(scenario_churn(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, run_ids_from_many_threads_are_distinct_and_increasing)
+{
+    char err[512] = "";
+    cr_assert(scenario_run_ids(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, more_threads_than_transaction_slots_share_them_safely)
+{
+    char err[512] = "";
+    cr_assert(scenario_slots(err, sizeof err), "%s", err);
 }
 
 #endif

@@ -822,6 +822,90 @@ Test(txn, values_read_stay_valid_until_the_transaction_ends)
     test_close(db);
 }
 
+Test(txn, an_open_iterator_ignores_commits_made_after_its_snapshot)
+{
+    cairn_db *db = test_open(NULL);
+    commit_put(db, "i/a", "1");
+    commit_put(db, "i/c", "3");
+    commit_put(db, "i/e", "5");
+
+    cairn_txn *reader = begin_ro(db);
+    cairn_key prefix = test_key("i/");
+    cairn_iter *it;
+    cairn_slice k, v;
+    ASSERT_OK(cairn_txn_scan_prefix(reader, &prefix, 0, &it));
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    ASSERT_SLICE_STR(v, "1");
+
+    /* insert before, between and after; update and delete keys not yet reached */
+    cairn_txn *w = begin_rw(db);
+    put_name(w, "i/0", "new");
+    put_name(w, "i/b", "new");
+    put_name(w, "i/d", "new");
+    put_name(w, "i/z", "new");
+    put_name(w, "i/c", "changed");
+    delete_name(w, "i/e");
+    ASSERT_OK(cairn_txn_commit(w));
+    cairn_txn_free(w);
+
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    ASSERT_SLICE_STR(v, "3");
+    ASSERT_OK(cairn_iter_next(it, &k, &v));
+    ASSERT_SLICE_STR(v, "5");
+    ASSERT_STATUS(cairn_iter_next(it, &k, &v), CAIRN_DONE);
+    cairn_iter_free(it);
+    cairn_txn_free(reader);
+    test_close(db);
+}
+
+Test(txn, a_transaction_of_thousands_of_writes_commits_atomically)
+{
+    enum { MANY = 20000 };
+    cairn_db *db = test_open(NULL);
+    cairn_txn *before = begin_ro(db);
+
+    cairn_txn *txn = begin_rw(db);
+    for (int i = 0; i < MANY; i++) {
+        char name[16], value[16];
+        snprintf(name, sizeof name, "big/%05d", i);
+        snprintf(value, sizeof value, "%d", i * 7);
+        put_name(txn, name, value);
+    }
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    /* a snapshot from before sees none of it */
+    cairn_key prefix = test_key("big/");
+    cairn_iter *it;
+    cairn_slice k, v;
+    ASSERT_OK(cairn_txn_scan_prefix(before, &prefix, 0, &it));
+    ASSERT_STATUS(cairn_iter_next(it, &k, &v), CAIRN_DONE);
+    expect_value(before, "big/12345", NULL);
+    cairn_txn_free(before);
+
+    /* a snapshot from after sees all of it, by key and in order */
+    cairn_txn *after = begin_ro(db);
+    for (int i = 0; i < MANY; i++) {
+        char name[16], value[16];
+        snprintf(name, sizeof name, "big/%05d", i);
+        snprintf(value, sizeof value, "%d", i * 7);
+        expect_value(after, name, value);
+    }
+    ASSERT_OK(cairn_txn_scan_prefix(after, &prefix, 0, &it));
+    int n = 0;
+    cairn_slice prev = {NULL, 0};
+    while (cairn_iter_next(it, &k, &v) == CAIRN_OK) {
+        if (n > 0)
+            cr_assert_lt(slice_cmp(prev, k), 0, "scan out of order at %d", n);
+        prev = k;
+        n++;
+    }
+    cr_assert_eq(n, MANY);
+    cairn_txn_free(after);
+    cr_assert_eq(test_stats(db).keys, MANY);
+    test_close(db);
+}
+
 /* ---- commit versions and statistics ------------------------------------------- */
 
 Test(txn, commit_versions_increase_and_become_visible)
