@@ -251,8 +251,14 @@ cairn_status ckpt_writer_finish(ckpt_writer *w, wal_err *err)
     if (st != CAIRN_OK)
         goto fail;
     st = wal_fs_sync_dir(w->fs, w->dir, err);
+    if (st != CAIRN_OK) {
+        /* The rename may or may not survive a crash: take it back, so a
+         * failed finish never leaves a checkpoint behind. */
+        wal_fs_unlink(w->fs, w->final_path, NULL);
+        goto fail;
+    }
     writer_free(w);
-    return st;
+    return CAIRN_OK;
 fail:
     ckpt_writer_abort(w);
     return st;
