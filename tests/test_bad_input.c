@@ -171,6 +171,81 @@ Test(bad_input, hand_made_keys_that_break_the_encoding_are_refused)
     test_close(db);
 }
 
+Test(bad_input, malformed_bounds_and_keys_are_refused_by_reads_and_scans)
+{
+    cairn_db *db = test_open(NULL);
+    cairn_txn *txn = begin_rw(db);
+    cairn_slice v;
+    cairn_iter *it = NULL;
+    cairn_key good = test_key("k");
+    cairn_key bad = good;
+    bad.len = CAIRN_KEY_MAX + 1;
+    ASSERT_STATUS(cairn_txn_scan(txn, &bad, NULL, 0, &it), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_txn_scan(txn, &good, &bad, 0, &it), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_txn_scan_prefix(txn, &bad, 0, &it), CAIRN_INVALID_ARGUMENT);
+    cr_assert_null(it);
+    cairn_key end;
+    ASSERT_STATUS(cairn_key_prefix_end(&bad, &end), CAIRN_INVALID_ARGUMENT);
+
+    cairn_key short_key = good;
+    short_key.len = CAIRN_RUN_ID_SIZE;
+    ASSERT_STATUS(cairn_txn_get(txn, &short_key, &v), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_txn_delete(txn, &short_key), CAIRN_INVALID_ARGUMENT);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(bad_input, unknown_transaction_options_are_invalid_arguments)
+{
+    cairn_db *db = test_open(NULL);
+    cairn_txn_options to;
+    cairn_txn *txn = NULL;
+
+    cairn_txn_options_init(&to);
+    to.mode = (cairn_txn_mode)7;
+    ASSERT_STATUS(cairn_txn_begin(db, &to, &txn), CAIRN_INVALID_ARGUMENT);
+    cr_assert_null(txn);
+
+    cairn_txn_options_init(&to);
+    to.durability = (cairn_durability)9;
+    ASSERT_STATUS(cairn_txn_begin(db, &to, &txn), CAIRN_INVALID_ARGUMENT);
+    cr_assert_null(txn);
+    cr_assert_eq(test_stats(db).open_txns, 0);
+    test_close(db);
+}
+
+static void read_only_db(cairn_options *o)
+{
+    o->read_only = true;
+}
+
+Test(bad_input, a_read_only_database_refuses_writes)
+{
+    cairn_db *db = open_with(read_only_db);
+    cairn_txn *txn = NULL;
+    cairn_status st = cairn_txn_begin(db, NULL, &txn);
+    if (st == CAIRN_OK) {
+        cairn_key k = test_key("k");
+        ASSERT_STATUS(cairn_txn_put(txn, &k, test_str("v")), CAIRN_READ_ONLY);
+        cairn_txn_free(txn);
+    } else {
+        cr_assert_eq(st, CAIRN_READ_ONLY, "read-write begin on a read-only database gave %s",
+                     cairn_status_name(st));
+    }
+
+    /* reading still works */
+    cairn_txn_options to;
+    cairn_txn_options_init(&to);
+    to.mode = CAIRN_TXN_READ_ONLY;
+    ASSERT_OK(cairn_txn_begin(db, &to, &txn));
+    cairn_key k = test_key("k");
+    cairn_slice v;
+    ASSERT_STATUS(cairn_txn_get(txn, &k, &v), CAIRN_NOT_FOUND);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
 Test(bad_input, expiry_times_must_be_positive)
 {
     cairn_db *db = test_open(NULL);

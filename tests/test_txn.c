@@ -965,6 +965,28 @@ Test(txn, stats_count_commits_aborts_and_open_transactions)
     test_close(db);
 }
 
+Test(txn, every_durability_override_commits_in_memory)
+{
+    cairn_db *db = test_open(NULL);
+    const cairn_durability modes[] = {CAIRN_DURABILITY_DEFAULT, CAIRN_DURABILITY_NONE,
+                                      CAIRN_DURABILITY_ASYNC, CAIRN_DURABILITY_SYNC};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        cairn_txn_options to;
+        cairn_txn_options_init(&to);
+        to.durability = modes[i];
+        cairn_txn *txn = NULL;
+        ASSERT_OK(cairn_txn_begin(db, &to, &txn));
+        char value[8];
+        snprintf(value, sizeof value, "%zu", i);
+        put_name(txn, "k", value);
+        ASSERT_OK(cairn_txn_commit(txn));
+        cairn_txn_free(txn);
+        expect_committed(db, "k", value);
+    }
+    cr_assert_eq(test_stats(db).syncs, 0, "an in-memory database never syncs");
+    test_close(db);
+}
+
 Test(txn, restart_begins_a_fresh_transaction_on_the_same_handle)
 {
     cairn_db *db = test_open(NULL);
