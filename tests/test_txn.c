@@ -144,6 +144,88 @@ Test(txn, get_and_scan_see_the_transactions_own_puts_and_deletes)
     test_close(db);
 }
 
+/* Writes `n` distinct keys "w/NN" = "vNN" in `txn`. */
+static void put_many(cairn_txn *txn, int n, const char *tag)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16], value[16];
+        snprintf(name, sizeof name, "w/%02d", i);
+        snprintf(value, sizeof value, "%s%02d", tag, i);
+        put_name(txn, name, value);
+    }
+}
+
+static void expect_many(cairn_txn *txn, int n, const char *tag)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16], value[16];
+        snprintf(name, sizeof name, "w/%02d", i);
+        snprintf(value, sizeof value, "%s%02d", tag, i);
+        expect_value(txn, name, value);
+    }
+}
+
+Test(txn, own_writes_stay_readable_past_a_handful_of_keys)
+{
+    /* the first transaction on fresh handles, then again on handles that
+     * have been used before (freed to the pool, and restarted) */
+    cairn_db *db = test_open(NULL);
+    for (int round = 0; round < 3; round++) {
+        char tag[4];
+        snprintf(tag, sizeof tag, "r%d", round);
+        for (int n = 1; n <= 40; n++) {
+            cairn_txn *txn = begin_rw(db);
+            put_many(txn, n, tag);
+            expect_many(txn, n, tag);
+            ASSERT_OK(cairn_txn_abort(txn));
+            ASSERT_OK(cairn_txn_restart(txn));
+            put_many(txn, n, tag);
+            expect_many(txn, n, tag);
+            cairn_txn_free(txn);
+        }
+    }
+    test_close(db);
+}
+
+Test(txn, rewriting_a_key_many_writes_later_keeps_one_entry)
+{
+    cairn_db *db = test_open(NULL);
+    /* warm a handle up so the next transaction reuses it */
+    cairn_txn *txn = begin_rw(db);
+    put_many(txn, 20, "warm");
+    ASSERT_OK(cairn_txn_abort(txn));
+    cairn_txn_free(txn);
+
+    txn = begin_rw(db);
+    put_many(txn, 12, "a");
+    put_name(txn, "w/00", "rewritten");
+    expect_value(txn, "w/00", "rewritten");
+
+    cairn_key prefix = test_key("w/");
+    cairn_iter *it;
+    cairn_slice k, v;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &prefix, 0, &it));
+    int n = 0;
+    while (cairn_iter_next(it, &k, &v) == CAIRN_OK)
+        n++;
+    cr_assert_eq(n, 12, "the scan inside the transaction yields %d pairs for 12 keys", n);
+    cairn_iter_free(it);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    cr_assert_eq(test_stats(db).keys, 12, "%llu keys in the index after writing 12",
+                 (unsigned long long)test_stats(db).keys);
+    txn = begin_ro(db);
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &prefix, 0, &it));
+    n = 0;
+    while (cairn_iter_next(it, &k, &v) == CAIRN_OK)
+        n++;
+    cr_assert_eq(n, 12, "a scan after commit yields %d pairs for 12 keys", n);
+    expect_value(txn, "w/00", "rewritten");
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
 Test(txn, the_last_write_of_a_key_in_a_transaction_wins)
 {
     cairn_db *db = test_open(NULL);
@@ -1541,7 +1623,7 @@ Test(txn, random_transactions_match_a_simple_model)
     for (int t = 0; t < MODEL_TXNS; t++) {
         pending = committed;
         cairn_txn *txn = begin_rw(db);
-        int ops = 1 + (int)test_rng_below(&rng, 12);
+        int ops = 1 + (int)test_rng_below(&rng, 40);
         for (int o = 0; o < ops; o++) {
             int i = (int)test_rng_below(&rng, MODEL_KEYS);
             cairn_key k = model_key(i);
