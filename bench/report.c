@@ -1,5 +1,6 @@
 /* report.c - the table, the JSON file and the plot. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,26 @@ void bench_report_line(FILE *out, const bench_result *r)
     fputc('\n', out);
 }
 
+/* The distinct messages of unsupported and failed rows, numbered. */
+typedef struct notes {
+    const char *msg[64];
+    size_t n;
+} notes;
+
+static size_t note_of(notes *ns, const char *msg)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (strcmp(ns->msg[i], msg) == 0)
+            return i + 1;
+    if (ns->n == 64)
+        return 0;
+    ns->msg[ns->n++] = msg;
+    return ns->n;
+}
+
 void bench_report_table(FILE *out, const bench_result *v, size_t n)
 {
+    notes ns = {{0}, 0};
     fprintf(out, "%-9s %-5s %3s  %-9s %13s %9s %9s %9s %9s %8s\n", "workload", "dur", "thr",
             "engine", "ops/s", "p50 us", "p99 us", "p99.9 us", "peak RSS", "cairn/x");
     size_t i = 0;
@@ -127,9 +146,11 @@ void bench_report_table(FILE *out, const bench_result *v, size_t n)
             fprintf(out, "%-9s %-5s %3u  %-9s ", r->workload,
                     bench_durability_name(r->durability), r->threads, r->engine);
             if (r->status != BENCH_RES_OK) {
-                char msg[96];
-                snprintf(msg, sizeof msg, "%s", r->msg);
-                fprintf(out, "%s (%s)\n", status_word(r->status), msg);
+                size_t k2 = note_of(&ns, r->msg);
+                if (k2)
+                    fprintf(out, "%13s  [%zu]\n", status_word(r->status), k2);
+                else
+                    fprintf(out, "%13s  %s\n", status_word(r->status), r->msg);
                 continue;
             }
             char a[32], b[32], c[32], d[32], e[32], ratio[32];
@@ -148,6 +169,10 @@ void bench_report_table(FILE *out, const bench_result *v, size_t n)
         }
         i = j;
     }
+    if (ns.n)
+        fputc('\n', out);
+    for (size_t k = 0; k < ns.n; k++)
+        fprintf(out, "[%zu] %s\n", k + 1, ns.msg[k]);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -267,9 +292,17 @@ int bench_report_plot(const char *path, const bench_result *v, size_t n, const c
     unsigned thr[MAXV];
     size_t nthr = 0;
     bool dur[BENCH_DUR_COUNT] = {false, false, false};
+    double lo = 0, hi = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].status != BENCH_RES_OK)
+        if (v[i].status != BENCH_RES_OK || v[i].ops_per_sec <= 0)
             continue;
+        const bench_workload *wl = bench_workload_find(v[i].workload);
+        if (wl && wl->run)
+            continue; /* recovery measures a reopen, not throughput */
+        if (lo == 0 || v[i].ops_per_sec < lo)
+            lo = v[i].ops_per_sec;
+        if (v[i].ops_per_sec > hi)
+            hi = v[i].ops_per_sec;
         axis_add(&wls, v[i].workload);
         axis_add(&engs, v[i].engine);
         dur[v[i].durability] = true;
@@ -319,10 +352,10 @@ int bench_report_plot(const char *path, const bench_result *v, size_t n, const c
                     }
             if (!any)
                 continue;
-            fprintf(f, "workload");
-            for (size_t e = 0; e < engs.n; e++)
-                fprintf(f, " %s", engs.v[e]);
-            fputc('\n', f);
+            size_t nwl = 0;
+            for (size_t w = 0; w < wls.n; w++)
+                nwl += wl_has[w];
+            /* Columns: workload, then one per engine in engs order. */
             for (size_t w = 0; w < wls.n; w++) {
                 if (!wl_has[w])
                     continue;
@@ -339,9 +372,10 @@ int bench_report_plot(const char *path, const bench_result *v, size_t n, const c
             }
             fputs("\n\n", f);
             int o = snprintf(plots[panels], sizeof plots[panels],
-                             "set title 'durability %s, %u thread%s'\nplot ",
+                             "set title 'durability %s, %u thread%s'\n"
+                             "set xrange [-0.6:%zu.6]\nplot ",
                              bench_durability_name((bench_durability)d), thr[ti],
-                             thr[ti] == 1 ? "" : "s");
+                             thr[ti] == 1 ? "" : "s", nwl - 1);
             bool first = true;
             for (size_t e = 0; e < engs.n; e++) {
                 if (!eng_has[e])
@@ -374,7 +408,8 @@ int bench_report_plot(const char *path, const bench_result *v, size_t n, const c
     fprintf(g, "set datafile missing '-'\n");
     fprintf(g, "set style data histograms\nset style histogram clustered gap 1\n");
     fprintf(g, "set style fill solid 0.9 border -1\nset boxwidth 0.9\n");
-    fprintf(g, "set logscale y\nset yrange [1:*]\nset format y '10^{%%L}'\n");
+    fprintf(g, "set logscale y\nset yrange [%g:%g]\nset format y '10^{%%L}'\n",
+            pow(10.0, floor(log10(lo))), pow(10.0, ceil(log10(hi * 1.5))));
     fprintf(g, "set ylabel 'ops/s (log)'\nset grid ytics\nset key top right font ',8'\n");
     fprintf(g, "set xtics rotate by -30 nomirror\n");
     fprintf(g, "set multiplot layout %zu,%zu title '%s'\n", rows, cols, title);

@@ -267,6 +267,9 @@ void bench_run_cell(bench_cell *cell, bench_result *res)
             goto out;
     }
     atomic_store(&cell->next_insert, cell->loaded);
+    atomic_store(&cell->acked, cell->loaded);
+    for (size_t i = 0; i < BENCH_ACK_RING; i++)
+        atomic_store_explicit(&cell->ack_ring[i], 0, memory_order_relaxed);
     run_threads(cell, res);
 out:
     if (opened_here) {

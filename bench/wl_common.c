@@ -115,10 +115,27 @@ bench_rc wl_rmw1(bench_thread *t, uint64_t idx)
     }
 }
 
+/* Marks insert `idx` committed and moves `acked` over every contiguous
+ * committed insert. */
+static void ack_insert(bench_cell *c, uint64_t idx)
+{
+    atomic_store_explicit(&c->ack_ring[idx % BENCH_ACK_RING], idx + 1, memory_order_release);
+    for (;;) {
+        uint64_t a = atomic_load_explicit(&c->acked, memory_order_acquire);
+        if (atomic_load_explicit(&c->ack_ring[a % BENCH_ACK_RING], memory_order_acquire) != a + 1)
+            return;
+        atomic_compare_exchange_weak_explicit(&c->acked, &a, a + 1, memory_order_acq_rel,
+                                              memory_order_acquire);
+    }
+}
+
 bench_rc wl_insert1(bench_thread *t)
 {
     uint64_t idx = atomic_fetch_add_explicit(&t->cell->next_insert, 1, memory_order_relaxed);
-    return wl_put1(t, idx);
+    bench_rc rc = wl_put1(t, idx);
+    if (rc == BENCH_OK)
+        ack_insert(t->cell, idx);
+    return rc;
 }
 
 uint64_t wl_zipf_key(bench_thread *t)

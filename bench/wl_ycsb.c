@@ -44,8 +44,8 @@ static bench_rc ycsb_d(bench_thread *t)
 {
     if (!chance(t, 0.95))
         return wl_insert1(t);
-    uint64_t next = atomic_load_explicit(&t->cell->next_insert, memory_order_relaxed);
-    uint64_t latest = next ? next - 1 : 0;
+    uint64_t acked = atomic_load_explicit(&t->cell->acked, memory_order_acquire);
+    uint64_t latest = acked ? acked - 1 : 0;
     uint64_t back = bench_zipf_next(&t->cell->cfg->zipf, &t->rng) % (latest + 1);
     return wl_read1(t, latest - back);
 }

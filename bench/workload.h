@@ -45,6 +45,9 @@ typedef struct bench_config {
     bool verbose;
 } bench_config;
 
+/* Inserts that may be in flight at once, at most (>= threads). */
+#define BENCH_ACK_RING 4096
+
 /* The shared state of one running cell. */
 typedef struct bench_cell {
     const bench_config *cfg;
@@ -56,6 +59,11 @@ typedef struct bench_cell {
     const char *dir;           /* the engine's directory for this cell */
     uint64_t loaded;           /* keys [0, loaded) exist when the cell starts */
     _Atomic uint64_t next_insert; /* next new key index for inserting workloads */
+    /* Inserts [0, acked) have all committed (YCSB's acknowledged counter):
+     * read-latest picks from below it, so it never asks for a key whose
+     * insert is still in flight.  ack_ring marks commits above it. */
+    _Atomic uint64_t acked;
+    _Atomic uint64_t ack_ring[BENCH_ACK_RING];
     atomic_bool stop;          /* set when a thread fails */
 } bench_cell;
 
