@@ -2,7 +2,7 @@
  * tests/wal/gen_corpus.c - writes the seed corpus for the fuzz targets:
  * valid records of every op type and valid checkpoint files.
  *
- *   wal_gen_corpus OUTDIR     (writes OUTDIR/record/* and OUTDIR/ckpt/*)
+ *   wal_gen_corpus OUTDIR     (writes files into OUTDIR/record and OUTDIR/ckpt)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +14,17 @@
 static void write_file(const char *dir, const char *sub, const char *name, const void *buf,
                        size_t len)
 {
-    char path[4096];
-    FILE *f;
+    char *subdir = wal_path_join(dir, sub);
+    char *path = subdir != NULL ? wal_path_join(subdir, name) : NULL;
+    FILE *f = path != NULL ? fopen(path, "wb") : NULL;
 
-    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
-    f = fopen(path, "wb");
     if (f == NULL || fwrite(buf, 1, len, f) != len) {
-        perror(path);
+        perror(path != NULL ? path : name);
         exit(1);
     }
     fclose(f);
+    free(path);
+    free(subdir);
 }
 
 static void record_seed(const char *out, const char *name, uint64_t version, const wal_op *ops,
@@ -42,14 +43,16 @@ static void ckpt_seed(const char *out, const char *name, uint64_t version, unsig
                       uint32_t value_len)
 {
     static const uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    char dir[4096], src[4200], dst[4200];
+    char final_name[32];
     uint8_t value[512];
     ckpt_writer *w = NULL;
     wal_fs *fs = NULL;
+    char *dir = wal_path_join(out, "ckpt");
+    char *src, *dst;
 
-    snprintf(dir, sizeof dir, "%s/ckpt", out);
     memset(value, 'v', sizeof value);
-    if (wal_fs_new_posix(&fs) != CAIRN_OK || ckpt_writer_open(fs, dir, version, id, &w, NULL))
+    if (dir == NULL || wal_fs_new_posix(&fs) != CAIRN_OK ||
+        ckpt_writer_open(fs, dir, version, id, &w, NULL) != CAIRN_OK)
         exit(1);
     for (unsigned i = 0; i < entries; i++) {
         char key[32];
@@ -61,11 +64,14 @@ static void ckpt_seed(const char *out, const char *name, uint64_t version, unsig
     }
     if (ckpt_writer_finish(w, NULL) != CAIRN_OK)
         exit(1);
-    ckpt_file_name(src, version, false);
-    snprintf(dst, sizeof dst, "%s/%s", dir, src);
-    snprintf(src, sizeof src, "%s/%s", dir, name);
-    if (rename(dst, src) != 0)
+    ckpt_file_name(final_name, version, false);
+    src = wal_path_join(dir, final_name);
+    dst = wal_path_join(dir, name);
+    if (src == NULL || dst == NULL || rename(src, dst) != 0)
         exit(1);
+    free(src);
+    free(dst);
+    free(dir);
     wal_fs_free(fs);
 }
 
@@ -90,6 +96,6 @@ int main(int argc, char **argv)
     record_seed(argv[1], "mixed", 5, ops, 3);
     ckpt_seed(argv[1], "empty", 1, 0, 0);
     ckpt_seed(argv[1], "small", 7, 5, 40);
-    ckpt_seed(argv[1], "two_blocks", 100, 300, 300);
+    ckpt_seed(argv[1], "many_entries", 100, 300, 300);
     return 0;
 }
