@@ -298,6 +298,56 @@ static cairn_status replay_segment(replay *rp, const char *path, bool is_last,
     return CAIRN_OK;
 }
 
+/*
+ * Opens segment `no` (the one after `prev_no`, 0 for the first), checks
+ * its header against what came before, and replays its records.  On
+ * success `*endp` is where its valid records end.
+ */
+static cairn_status replay_one(replay *rp, uint64_t no, uint64_t prev_no, bool is_last,
+                               uint8_t *id, bool *have_idp, uint64_t *endp, wal_err *err)
+{
+    char name[WAL_SEGMENT_NAME_MAX];
+    wal_segment_header h;
+    char *path;
+    cairn_status st;
+
+    wal_segment_name(name, no);
+    path = wal_path_join(rp->waldir, name);
+    if (path == NULL)
+        return wal_err_set(err, CAIRN_NO_MEMORY, "replay: out of memory");
+    rp->rd.f = NULL;
+    if (prev_no != 0 && no != prev_no + 1) {
+        st = wal_err_set(err, CAIRN_CORRUPT,
+                         "wal segment %s at offset 0: segments %" PRIu64 " to %" PRIu64
+                         " are missing",
+                         path, prev_no + 1, no - 1);
+        goto out;
+    }
+    st = wal_segment_open(rp->fs, rp->waldir, no, false, *have_idp ? id : NULL, &rp->rd.f, &h,
+                          &rp->rd.size, err);
+    if (st != CAIRN_OK)
+        goto out;
+    if (!*have_idp) {
+        memcpy(id, h.db_id, WAL_DB_ID_SIZE);
+        *have_idp = true;
+    }
+    rp->rd.base = 0;
+    rp->rd.len = 0;
+    if (rp->have_version && h.prev_version < rp->last_version) {
+        st = wal_err_set(err, CAIRN_CORRUPT,
+                         "wal segment %s at offset 40: prev_version %" PRIu64
+                         " is older than version %" PRIu64 " before it",
+                         path, h.prev_version, rp->last_version);
+        goto out;
+    }
+    st = replay_segment(rp, path, is_last, h.prev_version, endp, err);
+out:
+    wal_file_close(rp->rd.f);
+    rp->rd.f = NULL;
+    free(path);
+    return st;
+}
+
 cairn_status wal_replay(wal_fs *fs, const char *dir, const uint8_t *db_id,
                         uint64_t after_version, wal_replay_fn fn, void *ctx, bool read_only,
                         wal_replay_report *rep, wal_err *err)
@@ -330,49 +380,9 @@ cairn_status wal_replay(wal_fs *fs, const char *dir, const uint8_t *db_id,
     rp.rep = rep;
     st = wal_segment_list(fs, waldir, &nos, &n, err);
     for (size_t i = 0; st == CAIRN_OK && i < n; i++) {
-        wal_segment_header h;
         uint64_t end = 0;
-        char name[WAL_SEGMENT_NAME_MAX];
-        char *path;
-
-        wal_segment_name(name, nos[i]);
-        path = wal_path_join(waldir, name);
-        if (path == NULL) {
-            st = wal_err_set(err, CAIRN_NO_MEMORY, "replay: out of memory");
-            break;
-        }
-        if (i > 0 && nos[i] != nos[i - 1] + 1) {
-            st = wal_err_set(err, CAIRN_CORRUPT,
-                             "wal segment %s at offset 0: segments %" PRIu64 " to %" PRIu64
-                             " are missing",
-                             path, nos[i - 1] + 1, nos[i] - 1);
-            free(path);
-            break;
-        }
-        rp.rd.f = NULL;
-        st = wal_segment_open(fs, waldir, nos[i], false, have_id ? id : NULL, &rp.rd.f, &h,
-                              &rp.rd.size, err);
-        if (st != CAIRN_OK) {
-            free(path);
-            break;
-        }
-        if (!have_id) {
-            memcpy(id, h.db_id, WAL_DB_ID_SIZE);
-            have_id = true;
-        }
-        rp.rd.base = 0;
-        rp.rd.len = 0;
-        if (rp.have_version && h.prev_version < rp.last_version) {
-            st = wal_err_set(err, CAIRN_CORRUPT,
-                             "wal segment %s at offset 40: prev_version %" PRIu64
-                             " is older than version %" PRIu64 " before it",
-                             path, h.prev_version, rp.last_version);
-        } else {
-            st = replay_segment(&rp, path, i + 1 == n, h.prev_version, &end, err);
-        }
-        wal_file_close(rp.rd.f);
-        rp.rd.f = NULL;
-        free(path);
+        st = replay_one(&rp, nos[i], i > 0 ? nos[i - 1] : 0, i + 1 == n, id, &have_id, &end,
+                        err);
         if (st != CAIRN_OK)
             break;
         rep->segments_read++;

@@ -97,8 +97,8 @@ typedef struct wal_stats {
 } wal_stats;
 
 /*
- * Opens the log of the database directory `dir` (segments in `dir`/wal,
- * created if missing) and stores the handle the caller owns in `*walp`.
+ * Opens the log of the database directory `dir`, which must exist
+ * (segments in `dir`/wal, created if missing) and stores the handle the caller owns in `*walp`.
  * Removes leftover temporary segment files.  With cfg->resume_segment set,
  * continues that segment at cfg->resume_offset (its header must carry
  * cfg->db_id); otherwise creates a new segment.  `fs` must outlive the
