@@ -152,15 +152,26 @@ static inline cairn_slice test_str(const char *s)
     return cairn_slice_of(s, strlen(s));
 }
 
+/* Compares byte by byte through volatile loads, so AddressSanitizer checks
+ * every byte read from a borrowed slice (an inlined memcmp can escape it). */
+static inline bool bytes_eq(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a, *y = b;
+    bool eq = true;
+    for (size_t i = 0; i < n; i++)
+        eq &= x[i] == y[i];
+    return eq;
+}
+
 static inline bool slice_eq_str(cairn_slice s, const char *str)
 {
     size_t n = strlen(str);
-    return s.len == n && (n == 0 || memcmp(s.data, str, n) == 0);
+    return s.len == n && bytes_eq(s.data, str, n);
 }
 
 static inline bool slice_eq(cairn_slice a, cairn_slice b)
 {
-    return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+    return a.len == b.len && bytes_eq(a.data, b.data, a.len);
 }
 
 /* Bytewise comparison, shorter-is-smaller on a common prefix. */

@@ -988,6 +988,54 @@ Test(txn, a_transaction_of_thousands_of_writes_commits_atomically)
     test_close(db);
 }
 
+Test(txn, a_value_read_from_an_own_write_stays_valid_after_rewriting_it)
+{
+    /* "a slice handed out by get or an iterator stays valid until the
+     * transaction finishes": also when the transaction overwrites or deletes
+     * the key it came from.  Under ASan a violation is a use-after-free. */
+    cairn_db *db = test_open(NULL);
+    cairn_txn *txn = begin_rw(db);
+    cairn_key k = test_key("k");
+    cairn_key j = test_key("j");
+    ASSERT_OK(cairn_txn_put(txn, &k, test_str("first value of k")));
+    ASSERT_OK(cairn_txn_put(txn, &j, test_str("first value of j")));
+    cairn_slice from_get, from_scan, key_from_scan;
+    ASSERT_OK(cairn_txn_get(txn, &k, &from_get));
+
+    cairn_iter *it;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &j, 0, &it));
+    ASSERT_OK(cairn_iter_next(it, &key_from_scan, &from_scan));
+    cairn_iter_free(it);
+
+    ASSERT_OK(cairn_txn_put(txn, &k, test_str("second value, longer than the first")));
+    ASSERT_OK(cairn_txn_delete(txn, &j));
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "filler%d", i);
+        put_name(txn, name, "0123456789abcdef"); /* reuse freed memory, if any */
+    }
+    ASSERT_SLICE_STR(from_get, "first value of k");
+    ASSERT_SLICE_STR(from_scan, "first value of j");
+    cr_assert(slice_eq(key_from_scan, cairn_key_slice(&j)));
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(txn, a_limited_scan_conflicts_with_an_insert_before_its_first_key)
+{
+    cairn_db *db = test_open(NULL);
+    commit_put(db, "r/b", "2");
+    commit_put(db, "r/c", "3");
+    cairn_txn *t1 = begin_rw(db);
+    const char *want[] = {"r/b=2"};
+    expect_scan(t1, "r/", 1, want, 1);
+    commit_put(db, "r/a", "1"); /* between the scan's start and its first key */
+    put_name(t1, "first", "r/b");
+    ASSERT_STATUS(cairn_txn_commit(t1), CAIRN_CONFLICT);
+    cairn_txn_free(t1);
+    test_close(db);
+}
+
 /* ---- commit versions and statistics ------------------------------------------- */
 
 Test(txn, commit_versions_increase_and_become_visible)
