@@ -896,10 +896,23 @@ Test(txn, values_read_stay_valid_until_the_transaction_ends)
     cairn_slice v;
     ASSERT_OK(cairn_txn_get(reader, &k, &v));
 
-    /* many overwrites and the reclamation they trigger must not touch it */
+    cairn_key p = test_key("k");
+    cairn_iter *it;
+    cairn_slice sk, sv;
+    ASSERT_OK(cairn_txn_scan_prefix(reader, &p, 0, &it));
+    ASSERT_OK(cairn_iter_next(it, &sk, &sv));
+    cairn_iter_free(it);
+
+    /* many overwrites, a delete, and the reclamation they trigger must not
+     * touch what the reader holds */
     for (int i = 0; i < 50; i++)
         commit_put(db, "k", "overwritten again and again");
+    test_delete(db, &k);
+    for (int i = 0; i < 50; i++)
+        commit_put(db, "other", "x");
     ASSERT_SLICE_STR(v, "original value");
+    ASSERT_SLICE_STR(sv, "original value");
+    cr_assert(slice_eq(sk, cairn_key_slice(&k)));
     cairn_txn_free(reader);
     test_close(db);
 }
