@@ -494,8 +494,8 @@ void ckpt_list_free(ckpt_info *list, size_t count)
 }
 
 /* True when `path` starts with a valid header naming `version` and is long
- * enough to hold a footer. */
-static bool looks_valid(wal_fs *fs, const char *path, uint64_t version)
+ * enough to hold a footer; copies the header's database id to `db_id`. */
+static bool looks_valid(wal_fs *fs, const char *path, uint64_t version, uint8_t *db_id)
 {
     ckpt_reader r;
     uint64_t v = 0;
@@ -507,8 +507,10 @@ static bool looks_valid(wal_fs *fs, const char *path, uint64_t version)
         wal_file_size(r.f, &r.size, NULL) == CAIRN_OK &&
         r.size >= CKPT_HEADER_SIZE + CKPT_FOOTER_SIZE &&
         r_read(&r, 0, CKPT_HEADER_SIZE, NULL) == CAIRN_OK &&
-        check_header(&r, NULL, &v, NULL) == CAIRN_OK)
+        check_header(&r, NULL, &v, NULL) == CAIRN_OK) {
         ok = v == version;
+        memcpy(db_id, r.buf + H_DBID, CKPT_DB_ID_SIZE);
+    }
     wal_file_close(r.f);
     free(r.buf);
     return ok;
@@ -548,7 +550,7 @@ cairn_status ckpt_list(wal_fs *fs, const char *dir, ckpt_info **listp, size_t *c
             st = wal_err_set(err, CAIRN_NO_MEMORY, "list checkpoints: out of memory");
             goto out;
         }
-        if (!looks_valid(fs, path, v)) {
+        if (!looks_valid(fs, path, v, list[count].db_id)) {
             free(path);
             continue;
         }

@@ -118,7 +118,8 @@ cairn_status ckpt_reader_load(wal_fs *fs, const char *path, const uint8_t *db_id
 /* One checkpoint found by ckpt_list. */
 typedef struct ckpt_info {
     uint64_t version;
-    char *path; /* owned by the list */
+    uint8_t db_id[CKPT_DB_ID_SIZE]; /* from the header */
+    char *path;                     /* owned by the list */
 } ckpt_info;
 
 /*

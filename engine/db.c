@@ -64,7 +64,7 @@ static void db_free(cairn_db *db)
     gc_destroy(db);
     index_destroy(&db->ix);
     snapreg_destroy(&db->snaps);
-    free(db->all);
+    free(db->free_slots);
     pthread_mutex_destroy(&db->commit_lock);
     pthread_mutex_destroy(&db->pool_lock);
     pthread_mutex_destroy(&db->id_lock);
@@ -101,8 +101,8 @@ cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db
     pthread_mutex_init(&db->pool_lock, NULL);
     pthread_mutex_init(&db->id_lock, NULL);
     pthread_mutex_init(&db->err_lock, NULL);
-    db->all = calloc(o.max_open_txns, sizeof *db->all);
-    if (db->all == NULL || snapreg_init(&db->snaps, o.max_open_txns) != 0 ||
+    db->free_slots = calloc(o.max_open_txns, sizeof *db->free_slots);
+    if (db->free_slots == NULL || snapreg_init(&db->snaps, o.max_open_txns) != 0 ||
         index_init(&db->ix, gc_retire, db) != 0) {
         db_free(db);
         return err_fmt(errbuf, errbuf_len, CAIRN_NO_MEMORY, "cairn_db_open: out of memory");

@@ -33,12 +33,15 @@ struct cairn_db {
     gcqueue gcq;                       /* under commit_lock */
     _Atomic size_t gc_pending;         /* gcq.n, readable without the lock */
 
-    /* Transaction handles: every handle owns snapshot slot `slot` for life. */
+    /* Transaction handles and snapshot slots.  An active transaction holds
+     * one slot; a finished or pooled handle holds none. */
     snapreg snaps;
-    pthread_mutex_t pool_lock;
+    pthread_mutex_t pool_lock;         /* pool, handles, free_slots */
     cairn_txn *pool;                   /* freed handles, ready for reuse */
-    cairn_txn **all;                   /* every handle created; index = slot */
-    uint32_t nall;
+    cairn_txn *handles;                /* every handle created (all_next) */
+    uint32_t *free_slots;              /* stack of released slot numbers */
+    uint32_t nfree_slots;
+    uint32_t slots_used;               /* slot numbers handed out so far */
     _Atomic uint32_t active;           /* begun and not finished */
 
     /* Counters (cairn_stats). */
@@ -106,8 +109,12 @@ struct cairn_txn {
     rrange *ranges;
     size_t nranges, capranges;
 
+    version *superseded;               /* own writes replaced by later ones
+                                        * (chained by `older`), kept until
+                                        * the end: a caller may hold them */
     struct cairn_iter *iters;          /* open iterators of this handle */
     cairn_txn *pool_next;
+    cairn_txn *all_next;
     char errmsg[ERRMSG_CAP];
 };
 

@@ -31,15 +31,29 @@ void cairn_txn_options_init(cairn_txn_options *opts)
     }
 }
 
-static cairn_txn *txn_new(cairn_db *db, uint32_t slot)
+static cairn_txn *txn_new(cairn_db *db)
 {
     cairn_txn *t = calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
     t->db = db;
-    t->slot = slot;
     arena_init(&t->mem);
     return t;
+}
+
+/* pool_lock held: a free snapshot slot, or CAIRN_BUSY. */
+static cairn_status slot_take(cairn_db *db, uint32_t *slotp)
+{
+    if (db->nfree_slots) {
+        *slotp = db->free_slots[--db->nfree_slots];
+        return CAIRN_OK;
+    }
+    if (db->slots_used < db->opts.max_open_txns) {
+        *slotp = db->slots_used++;
+        atomic_store_explicit(&db->snaps.used, db->slots_used, memory_order_release);
+        return CAIRN_OK;
+    }
+    return db_error(db, CAIRN_BUSY, "%u transactions are active (max_open_txns)", db->opts.max_open_txns);
 }
 
 static void txn_destroy(cairn_txn *t)
@@ -53,6 +67,7 @@ static void txn_destroy(cairn_txn *t)
     free(t);
 }
 
+/* Starts a transaction on a handle that holds slot t->slot. */
 static void txn_start(cairn_txn *t)
 {
     cairn_db *db = t->db;
@@ -71,7 +86,12 @@ static void txn_finish(cairn_txn *t, bool installed)
     if (!installed)
         for (size_t i = 0; i < t->nops; i++)
             version_free(t->ops[i].v);
+    version_free_chain(t->superseded);
+    t->superseded = NULL;
     snapreg_leave(&db->snaps, t->slot);
+    pthread_mutex_lock(&db->pool_lock);
+    db->free_slots[db->nfree_slots++] = t->slot;
+    pthread_mutex_unlock(&db->pool_lock);
     t->nops = t->nreads = t->nranges = 0;
     t->wbytes = 0;
     if (t->wmap_cap)
@@ -109,25 +129,28 @@ cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_
     if (o.mode == CAIRN_TXN_READ_WRITE && db->opts.read_only)
         return db_error(db, CAIRN_READ_ONLY, "cairn_txn_begin: the database was opened read-only");
 
+    uint32_t slot;
     pthread_mutex_lock(&db->pool_lock);
-    cairn_txn *t = db->pool;
-    if (t) {
+    cairn_status st = slot_take(db, &slot);
+    cairn_txn *t = NULL;
+    if (st == CAIRN_OK && db->pool) {
+        t = db->pool;
         db->pool = t->pool_next;
-    } else if (db->nall < db->opts.max_open_txns) {
-        t = txn_new(db, db->nall);
+    } else if (st == CAIRN_OK) {
+        t = txn_new(db);
         if (t) {
-            db->all[db->nall++] = t;
-            atomic_store_explicit(&db->snaps.used, db->nall, memory_order_release);
+            t->all_next = db->handles;
+            db->handles = t;
+        } else {
+            db->free_slots[db->nfree_slots++] = slot;
+            st = db_error(db, CAIRN_NO_MEMORY, "cairn_txn_begin: out of memory");
         }
-    } else {
-        pthread_mutex_unlock(&db->pool_lock);
-        return db_error(db, CAIRN_BUSY, "cairn_txn_begin: %u transaction handles are open (max_open_txns)",
-                        db->opts.max_open_txns);
     }
     pthread_mutex_unlock(&db->pool_lock);
-    if (t == NULL)
-        return db_error(db, CAIRN_NO_MEMORY, "cairn_txn_begin: out of memory");
+    if (st != CAIRN_OK)
+        return st;
     t->pool_next = NULL;
+    t->slot = slot;
     t->opts = o;
     txn_start(t);
     *txnp = t;
@@ -141,6 +164,13 @@ cairn_status cairn_txn_restart(cairn_txn *txn)
     if (txn->state == TXN_ACTIVE)
         return err_fmt(txn->errmsg, sizeof txn->errmsg, CAIRN_BUSY,
                        "cairn_txn_restart: the transaction is still active");
+    cairn_db *db = txn->db;
+    pthread_mutex_lock(&db->pool_lock);
+    cairn_status st = slot_take(db, &txn->slot);
+    pthread_mutex_unlock(&db->pool_lock);
+    if (st != CAIRN_OK)
+        return err_fmt(txn->errmsg, sizeof txn->errmsg, st,
+                       "cairn_txn_restart: %u transactions are active (max_open_txns)", db->opts.max_open_txns);
     iter_free_all(txn);
     txn_start(txn);
     return CAIRN_OK;
@@ -293,8 +323,8 @@ static cairn_status buffer_write(cairn_txn *t, const cairn_key *key, version *v)
     cairn_db *db = t->db;
     uint64_t hash = index_hash(key->bytes, key->len);
     long w = t->nops ? txn_find_write(t, key->bytes, key->len, hash) : -1;
-    uint64_t add = v->len + (w < 0 ? key->len : 0);
-    uint64_t sub = w >= 0 ? t->ops[w].v->len : 0;
+    uint64_t add = version_value(v).len + (w < 0 ? key->len : 0);
+    uint64_t sub = w >= 0 ? version_value(t->ops[w].v).len : 0;
     cairn_status st = CAIRN_OK;
     if (t->wbytes - sub + add > db->opts.max_txn_bytes) {
         st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_TOO_LARGE,
@@ -303,7 +333,9 @@ static cairn_status buffer_write(cairn_txn *t, const cairn_key *key, version *v)
         goto err;
     }
     if (w >= 0) {
-        version_free(t->ops[w].v);
+        version *old = t->ops[w].v;
+        atomic_store_explicit(&old->older, t->superseded, memory_order_relaxed);
+        t->superseded = old;
         t->ops[w].v = v;
         t->wbytes = t->wbytes - sub + add;
         return CAIRN_OK;
@@ -328,7 +360,7 @@ static cairn_status buffer_write(cairn_txn *t, const cairn_key *key, version *v)
     t->ops[t->nops++] = (wop){kcopy, key->len, hash, v};
     t->wbytes += add;
     if (t->nops > WMAP_THRESHOLD) {
-        if (t->nops * 2 > t->wmap_cap) {
+        if (t->nops == WMAP_THRESHOLD + 1 || t->nops * 2 > t->wmap_cap) {
             if (wmap_rebuild(t, t->nops) != 0) {
                 t->nops--;
                 t->wbytes -= add;
@@ -595,9 +627,13 @@ void cairn_txn_free(cairn_txn *txn)
 
 void txn_destroy_all(cairn_db *db)
 {
-    for (uint32_t i = 0; i < db->nall; i++)
-        txn_destroy(db->all[i]);
-    db->nall = 0;
+    cairn_txn *t = db->handles;
+    while (t) {
+        cairn_txn *next = t->all_next;
+        txn_destroy(t);
+        t = next;
+    }
+    db->handles = NULL;
     db->pool = NULL;
 }
 

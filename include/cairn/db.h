@@ -63,10 +63,10 @@ typedef struct cairn_options {
     /* Largest number of writes (put or delete) in one transaction.
      * Default 1,000,000. */
     uint32_t max_txn_ops;
-    /* Most transaction handles at once (begun and not yet freed with
-     * cairn_txn_free(); a finished handle still counts until freed).
+    /* Most transactions active at once (begun, not yet committed or
+     * aborted; a finished handle kept for restart does not count).
      * Default 1024, at most CAIRN_OPEN_TXNS_MAX_LIMIT.  cairn_txn_begin()
-     * answers CAIRN_BUSY past it. */
+     * and cairn_txn_restart() answer CAIRN_BUSY past it. */
     uint32_t max_open_txns;
     /* cairn_db_run(): attempts before giving up with CAIRN_CONFLICT.
      * Default 64. */

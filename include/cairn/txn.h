@@ -51,8 +51,8 @@ void cairn_txn_options_init(cairn_txn_options *opts);
 
 /*
  * Begins a transaction on `db` and stores its handle in `*txnp`.  `opts`
- * NULL means the defaults.  CAIRN_BUSY when max_open_txns transaction
- * handles exist already (begun and not yet freed with cairn_txn_free()).  The snapshot is taken here, and so is the time used for
+ * NULL means the defaults.  CAIRN_BUSY when max_open_txns transactions are
+ * already active.  The snapshot is taken here, and so is the time used for
  * expiry checks throughout the transaction.
  */
 cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_txn **txnp);
@@ -60,7 +60,8 @@ cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_
 /*
  * Begins a new transaction on a finished handle, with the options it was
  * first begun with and a fresh snapshot: cheaper than free + begin.
- * CAIRN_BUSY when the handle's transaction is still active.
+ * CAIRN_BUSY when the handle's transaction is still active, or when
+ * max_open_txns transactions are active.
  */
 cairn_status cairn_txn_restart(cairn_txn *txn);
 
