@@ -574,8 +574,16 @@ Test(bad_input, a_finished_transaction_frees_its_slot_before_its_handle_is_freed
     cr_assert_eq(test_stats(db).open_txns, 1);
     ASSERT_OK(cairn_txn_begin(db, NULL, &t[3]));
     ASSERT_OK(cairn_txn_begin(db, NULL, &t[4]));
+
+    /* restarting a finished handle takes a slot like a begin */
+    ASSERT_STATUS(cairn_txn_restart(t[0]), CAIRN_BUSY);
+    cr_assert_not(cairn_txn_is_active(t[0]));
+    ASSERT_OK(cairn_txn_commit(t[2]));
+    ASSERT_OK(cairn_txn_restart(t[0]));
+    cr_assert_eq(test_stats(db).open_txns, 3);
     for (int i = 0; i < 5; i++)
         cairn_txn_free(t[i]);
+    cr_assert_eq(test_stats(db).open_txns, 0);
     test_close(db);
 }
 
