@@ -283,6 +283,7 @@ Test(ckpt, list_is_newest_first_and_skips_junk)
     cr_assert_eq(ckpt_list(fs, dir, &list, &n, NULL), CAIRN_OK);
     cr_assert_eq(n, 3);
     cr_assert_eq(list[0].version, 50);
+    cr_assert_eq(memcmp(list[0].db_id, db_id, sizeof db_id), 0);
     cr_assert_eq(list[1].version, 20);
     cr_assert_eq(list[2].version, 5);
     ckpt_list_free(list, n);
