@@ -14,7 +14,8 @@
  *  - run ids generated from several threads are distinct, and increasing
  *    within each thread;
  *  - more threads than max_open_txns share the slots: BUSY, never a crash
- *    or a lost commit.
+ *    or a lost commit, and cairn_db_run's retries are not cut short by
+ *    another thread taking the slot between two attempts.
  *
  * Each scenario is a plain function that reports the first violation as a
  * message; worker threads never call Criterion's assertions (they may only
@@ -35,6 +36,7 @@
 #endif
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 
 #include "helpers.h"
@@ -982,6 +984,91 @@ static bool scenario_slots(char *err, size_t cap)
     return failure_report(&s.fail, err, cap);
 }
 
+/* ---- cairn_db_run when transaction slots are scarce ------------------------------------- */
+
+/*
+ * More threads than max_open_txns increment one counter through cairn_db_run.
+ * A call may answer CAIRN_BUSY (no free slot: the caller tries again), but
+ * CAIRN_CONFLICT means max_retries attempts all conflicted, which with a
+ * generous max_retries must not happen, and no increment may be lost.
+ */
+enum { SCARCE_THREADS = 4, SCARCE_SLOTS = 2, SCARCE_RETRIES = 1000 };
+
+/* An increment that also reads a few hundred other keys, so that
+ * transactions stay open long enough to overlap and conflict. */
+static cairn_status long_increment_body(cairn_txn *txn, void *p)
+{
+    for (int i = 0; i < 300; i++) {
+        cairn_key k = name_key("padding/%03d", i, 0);
+        cairn_slice s;
+        cairn_status st = cairn_txn_get(txn, &k, &s);
+        if (st != CAIRN_NOT_FOUND)
+            return st == CAIRN_OK ? CAIRN_CORRUPT : st;
+    }
+    return increment_body(txn, p);
+}
+
+static void *scarce_worker(void *p)
+{
+    counter_arg *a = p;
+    counter *c = a->c;
+    for (uint64_t i = 0; i < c->per_thread && !failed(&c->fail);) {
+        uint32_t attempts = 0;
+        cairn_status st = cairn_db_run(c->db, NULL, long_increment_body, c, &attempts);
+        if (st == CAIRN_BUSY) {
+            sched_yield();
+            continue;
+        }
+        if (st != CAIRN_OK) {
+            failf(&c->fail, "thread %d increment %llu: %s after %u of %u attempts", a->index,
+                  (unsigned long long)i, cairn_status_name(st), attempts, SCARCE_RETRIES);
+            break;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static bool scenario_scarce_slots(char *err, size_t cap)
+{
+    static counter c;
+    memset(&c, 0, sizeof c);
+    failure_init(&c.fail);
+    cairn_options opts;
+    cairn_options_init(&opts);
+    opts.max_open_txns = SCARCE_SLOTS;
+    opts.max_retries = SCARCE_RETRIES;
+    c.db = test_open(&opts);
+    c.key = name_key("scarce counter", 0, 0);
+    c.per_thread = scaled(2000, 50);
+
+    pthread_t threads[SCARCE_THREADS];
+    counter_arg args[SCARCE_THREADS];
+    for (int i = 0; i < SCARCE_THREADS; i++) {
+        args[i] = (counter_arg){&c, i};
+        pthread_create(&threads[i], NULL, scarce_worker, &args[i]);
+    }
+    for (int i = 0; i < SCARCE_THREADS; i++)
+        pthread_join(threads[i], NULL);
+
+    if (!failed(&c.fail)) {
+        uint64_t want = c.per_thread * SCARCE_THREADS;
+        cairn_txn *txn = NULL;
+        HELPER_CHECK(begin_read_only(c.db, &txn));
+        cairn_slice s;
+        uint64_t v = 0;
+        cairn_status st = cairn_txn_get(txn, &c.key, &s);
+        if (st != CAIRN_OK || !u64_from_slice(s, &v) || v != want)
+            failf(&c.fail, "counter is %llu (%s), expected %llu", (unsigned long long)v,
+                  cairn_status_name(st), (unsigned long long)want);
+        cairn_txn_free(txn);
+        if (test_stats(c.db).open_txns != 0)
+            failf(&c.fail, "transactions still open");
+    }
+    test_close(c.db);
+    return failure_report(&c.fail, err, cap);
+}
+
 /* ---- runners ------------------------------------------------------------------------- */
 
 #ifdef CAIRN_TEST_STANDALONE
@@ -1000,6 +1087,7 @@ int main(void)
         {"groups_inserted_and_deleted_atomically_never_show_half_done", scenario_churn},
         {"run_ids_from_many_threads_are_distinct_and_increasing", scenario_run_ids},
         {"more_threads_than_transaction_slots_share_them_safely", scenario_slots},
+        {"db_run_keeps_retrying_when_transaction_slots_are_scarce", scenario_scarce_slots},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -1055,6 +1143,12 @@ Test(concurrency, more_threads_than_transaction_slots_share_them_safely)
 {
     char err[512] = "";
     cr_assert(scenario_slots(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, db_run_keeps_retrying_when_transaction_slots_are_scarce)
+{
+    char err[512] = "";
+    cr_assert(scenario_scarce_slots(err, sizeof err), "%s", err);
 }
 
 #endif
