@@ -97,7 +97,8 @@ static bench_rc cairn_open(const bench_open_args *a, bench_db **dbp, char *err, 
         path = a->dir;
         break;
     default:
-        opts.durability = CAIRN_DURABILITY_SYNC;
+        /* A data set being loaded is written at async: same files. */
+        opts.durability = a->loading ? CAIRN_DURABILITY_ASYNC : CAIRN_DURABILITY_SYNC;
         path = a->dir;
         break;
     }

@@ -51,7 +51,7 @@ static bench_rc lmdb_open(const bench_open_args *a, bench_db **dbp, char *err, s
     unsigned flags = MDB_NOTLS;
     if (a->durability == BENCH_DUR_ASYNC)
         flags |= MDB_NOSYNC;
-    else if (a->durability == BENCH_DUR_NONE)
+    else if (a->durability == BENCH_DUR_NONE || a->loading)
         flags |= MDB_NOSYNC | MDB_NOMETASYNC;
     const char *what = "mdb_env_create";
     int rc = mdb_env_create(&d->env);

@@ -42,6 +42,10 @@ typedef struct bench_open_args {
     bench_durability durability;
     unsigned threads;            /* threads that will use the database */
     uint64_t expected_keys;      /* a sizing hint */
+    /* The runner is loading a data set that cells will reopen later at
+     * `durability`: the adapter may skip syncs (nobody measures them) but
+     * must write the same kind of files. */
+    bool loading;
     size_t key_size, value_size;
 } bench_open_args;
 

@@ -164,6 +164,7 @@ static void prepare_child(void *arg, bench_result *res)
     cell.cfg = s->cfg;
     cell.eng = s->g->eng;
     cell.durability = s->g->durability;
+    cell.loading = true;
     cell.threads = 1;
     cell.dir = s->datadir;
     memset(res, 0, sizeof *res);

@@ -9,7 +9,8 @@
  *
  * Data sets: for an engine whose data survives a reopen, the group process
  * has a child load cfg->keys keys into DIR/<engine>-<durability>/data once,
- * and every read cell reopens that directory.  For an in-memory engine the
+ * and every read cell reopens that directory (loading may skip syncs,
+ * see bench_open_args.loading).  For an in-memory engine the
  * group process loads the keys itself and forks the read cells from there
  * when it is still single-threaded (a fork copies the loaded database);
  * otherwise each cell loads its own.  Loading is never measured.

@@ -66,8 +66,8 @@ static void usage(FILE *out)
             "                       --quick 20000)\n"
             "  --key-size N         key bytes (default 16)\n"
             "  --value-size N       value bytes (default 100)\n"
-            "  --seconds S          measured seconds per cell (default 1.5; --quick 0.2)\n"
-            "  --warmup S           unmeasured seconds before them (default 0.3;\n"
+            "  --seconds S          measured seconds per cell (default 1; --quick 0.2)\n"
+            "  --warmup S           unmeasured seconds before them (default 0.2;\n"
             "                       --quick 0.05)\n"
             "  --max-ops N          cap on measured operations per cell (default 10000000)\n"
             "  --read-batch N       reads per read-only transaction in get (default 1000)\n"
@@ -252,14 +252,6 @@ static double pick(double given, double quick, double full, bool is_quick)
     return given >= 0 ? given : (is_quick ? quick : full);
 }
 
-static bool contains_u(const unsigned *v, size_t n, unsigned x)
-{
-    for (size_t i = 0; i < n; i++)
-        if (v[i] == x)
-            return true;
-    return false;
-}
-
 /* The --quick selection, on the axes the user did not choose. */
 static bool quick_cell(const options *o, const bench_workload *wl, bench_durability d,
                        unsigned t)
@@ -336,6 +328,14 @@ static void print_header(FILE *out, const bench_config *cfg, const char *dir, co
     fprintf(out, "machine:     %ld CPUs, %s, Linux %s, %.1f GiB RAM\n", sysconf(_SC_NPROCESSORS_ONLN),
             cpu, u.release, ram);
     fprintf(out, "directory:   %s (%s)\n", dir, fs);
+    char load[128] = "?";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fgets(load, sizeof load, lf))
+            load[strcspn(load, "\n")] = '\0';
+        fclose(lf);
+    }
+    fprintf(out, "load:        %s (/proc/loadavg at start)\n", load);
     fprintf(out,
             "run:         %llu keys of %zu bytes, values of %zu bytes; %.2f s measured per cell "
             "after %.2f s warm-up; seed %llu%s\n",
@@ -391,8 +391,8 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.quick = o.quick;
     cfg.keys = (uint64_t)pick(o.keys, 20000, 1000000, o.quick);
-    cfg.seconds = pick(o.seconds, 0.2, 1.5, o.quick);
-    cfg.warmup = pick(o.warmup, 0.05, 0.3, o.quick);
+    cfg.seconds = pick(o.seconds, 0.2, 1.0, o.quick);
+    cfg.warmup = pick(o.warmup, 0.05, 0.2, o.quick);
     cfg.max_ops = (uint64_t)pick(o.max_ops, 10000000, 10000000, o.quick);
     cfg.read_batch = (unsigned)pick(o.read_batch, 1000, 1000, o.quick);
     cfg.scan_len = (unsigned)pick(o.scan_len, 100, 100, o.quick);
@@ -421,8 +421,6 @@ int main(int argc, char **argv)
     if (o.nthreads == 0)
         for (size_t i = 0; i < 4; i++)
             o.threads[o.nthreads++] = default_threads[i];
-    if (o.quick && !o.user_threads && !contains_u(o.threads, o.nthreads, 8))
-        o.threads[o.nthreads++] = 8;
 
     /* The plan: groups of cells per (engine, durability). */
     size_t maxcells = o.nengs * BENCH_DUR_COUNT * o.nwls * o.nthreads + 1;

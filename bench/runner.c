@@ -71,6 +71,7 @@ bench_rc bench_open_engine(bench_cell *cell, bench_result *res)
         .expected_keys = cfg->keys,
         .key_size = cfg->ks.key_size,
         .value_size = cfg->ks.value_size,
+        .loading = cell->loading,
     };
     char err[sizeof res->msg];
     err[0] = '\0';

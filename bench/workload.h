@@ -57,6 +57,7 @@ typedef struct bench_cell {
     bench_durability durability;
     unsigned threads;
     const char *dir;           /* the engine's directory for this cell */
+    bool loading;              /* opening to load a data set (see engine.h) */
     uint64_t loaded;           /* keys [0, loaded) exist when the cell starts */
     _Atomic uint64_t next_insert; /* next new key index for inserting workloads */
     /* Inserts [0, acked) have all committed (YCSB's acknowledged counter):
