@@ -60,6 +60,12 @@ static cairn_status check_options(const cairn_options *o, char *err, size_t cap)
 
 static void db_free(cairn_db *db)
 {
+    free(db->dir);
+    pthread_mutex_destroy(&db->publish_lock);
+    pthread_cond_destroy(&db->publish_cv);
+    pthread_mutex_destroy(&db->ckpt_lock);
+    pthread_mutex_destroy(&db->ckpt_wake_lock);
+    pthread_cond_destroy(&db->ckpt_wake);
     txn_destroy_all(db);
     gc_destroy(db);
     index_destroy(&db->ix);
@@ -75,6 +81,12 @@ static void db_free(cairn_db *db)
 cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db **dbp,
                            char *errbuf, size_t errbuf_len)
 {
+    return db_open_fs(path, opts, NULL, dbp, errbuf, errbuf_len);
+}
+
+cairn_status db_open_fs(const char *path, const cairn_options *opts, wal_fs *fs, cairn_db **dbp,
+                        char *errbuf, size_t errbuf_len)
+{
     if (errbuf && errbuf_len)
         errbuf[0] = '\0';
     if (dbp == NULL)
@@ -87,11 +99,10 @@ cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db
     cairn_status st = check_options(&o, errbuf, errbuf_len);
     if (st != CAIRN_OK)
         return st;
-    if (path != NULL)
-        return err_fmt(errbuf, errbuf_len, CAIRN_UNSUPPORTED,
-                       "cairn_db_open: durable directories are not supported yet in this version "
-                       "(\"%s\"); pass NULL for an in-memory database", path);
-    o.durability = CAIRN_DURABILITY_NONE;
+    if (path == NULL)
+        o.durability = CAIRN_DURABILITY_NONE;
+    else if (path[0] == '\0')
+        return err_fmt(errbuf, errbuf_len, CAIRN_INVALID_ARGUMENT, "cairn_db_open: path is empty");
 
     cairn_db *db = calloc(1, sizeof *db);
     if (db == NULL)
@@ -101,6 +112,11 @@ cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db
     pthread_mutex_init(&db->pool_lock, NULL);
     pthread_mutex_init(&db->id_lock, NULL);
     pthread_mutex_init(&db->err_lock, NULL);
+    pthread_mutex_init(&db->publish_lock, NULL);
+    pthread_cond_init(&db->publish_cv, NULL);
+    pthread_mutex_init(&db->ckpt_lock, NULL);
+    pthread_mutex_init(&db->ckpt_wake_lock, NULL);
+    pthread_cond_init(&db->ckpt_wake, NULL);
     db->free_slots = calloc(o.max_open_txns, sizeof *db->free_slots);
     if (db->free_slots == NULL || snapreg_init(&db->snaps, o.max_open_txns) != 0 ||
         index_init(&db->ix, gc_retire, db) != 0) {
@@ -110,6 +126,13 @@ cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db
     if (getrandom(&db->id_rng, sizeof db->id_rng, 0) != (ssize_t)sizeof db->id_rng)
         db->id_rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)db;
     db->id_last_ms = -1;
+    if (path) {
+        st = durable_open(db, path, fs, errbuf, errbuf_len);
+        if (st != CAIRN_OK) {
+            db_free(db);
+            return st;
+        }
+    }
     *dbp = db;
     return CAIRN_OK;
 }
@@ -118,11 +141,12 @@ cairn_status cairn_db_close(cairn_db *db)
 {
     if (db == NULL)
         return CAIRN_INVALID_ARGUMENT;
-    uint32_t active = atomic_load(&db->active);
+    uint32_t active = atomic_load(&db->active) - atomic_load(&db->internal_active);
     if (active)
         return db_error(db, CAIRN_BUSY, "cairn_db_close: %u transaction(s) still active", active);
+    cairn_status st = db->dir ? durable_close(db) : CAIRN_OK;
     db_free(db);
-    return CAIRN_OK;
+    return st;
 }
 
 cairn_status db_error(cairn_db *db, cairn_status status, const char *fmt, ...)
@@ -184,7 +208,15 @@ cairn_status cairn_db_stats(cairn_db *db, cairn_stats *statsp)
     s.versions_reclaimed = atomic_load(&db->st_versions_reclaimed);
     s.keys_reclaimed = atomic_load(&db->st_keys_reclaimed);
     s.open_txns = atomic_load(&db->active);
-    s.syncs = 0;
+    if (db->log) {
+        wal_stats ws;
+        wal_get_stats(db->log, &ws);
+        s.syncs = ws.syncs;
+        s.wal_records = ws.records;
+        s.wal_bytes = ws.total_bytes;
+    }
+    s.checkpoints = atomic_load(&db->st_checkpoints);
+    s.checkpoint_version = atomic_load(&db->st_ckpt_version);
     *statsp = s;
     return CAIRN_OK;
 }

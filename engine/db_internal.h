@@ -13,6 +13,8 @@
 #include "engine/errors.h"
 #include "engine/index.h"
 #include "engine/snapshots.h"
+#include "wal/file.h"
+#include "wal/wal.h"
 
 /* Nodes waiting for their old versions or their tombstone to be reclaimed
  * (writer only; a ring buffer). */
@@ -43,6 +45,7 @@ struct cairn_db {
     uint32_t nfree_slots;
     uint32_t slots_used;               /* slot numbers handed out so far */
     _Atomic uint32_t active;           /* begun and not finished */
+    _Atomic uint32_t internal_active;  /* of those, the engine's own (checkpoints) */
 
     /* Counters (cairn_stats). */
     _Atomic uint64_t st_commits, st_ro_commits, st_conflicts, st_aborts;
@@ -56,6 +59,28 @@ struct cairn_db {
 
     pthread_mutex_t err_lock;
     char errmsg[ERRMSG_CAP];
+
+    /* Durable databases (dir != NULL).  See durable.c. */
+    char *dir;
+    wal_fs *fs;
+    bool own_fs;
+    wal_lock *lock;
+    wal *log;                          /* NULL: in memory or read-only */
+    uint8_t db_id[16];
+    cairn_recovery_report recovery;
+    _Atomic bool poisoned;             /* a WAL write or sync failed */
+    pthread_mutex_t publish_lock;      /* in-order publication of versions */
+    pthread_cond_t publish_cv;
+    pthread_mutex_t ckpt_lock;         /* one checkpoint at a time */
+    uint64_t ckpt_version, ckpt_prev_version;  /* under ckpt_lock */
+    _Atomic uint64_t st_checkpoints, st_ckpt_version;
+    /* Automatic checkpoints run on their own thread. */
+    pthread_t ckpt_thread;
+    bool ckpt_thread_started;
+    pthread_mutex_t ckpt_wake_lock;
+    pthread_cond_t ckpt_wake;
+    bool ckpt_wanted, ckpt_stop;       /* under ckpt_wake_lock */
+    _Atomic uint64_t commits_since_check;
 };
 
 /* A buffered write: the key (in the arena) and its pending version, owned
@@ -162,6 +187,33 @@ static inline cairn_status txn_usable(cairn_txn *t)
                        "the transaction was already committed or aborted");
     return CAIRN_OK;
 }
+
+/* Opens (and recovers) the durable database in `path` on file layer `fs`
+ * (NULL: the POSIX layer).  Fills the durable fields of `db`, whose options
+ * and in-memory structures are already initialised. */
+cairn_status durable_open(cairn_db *db, const char *path, wal_fs *fs, char *err, size_t cap);
+
+/* Close of a durable database: stops checkpoints, syncs and closes the
+ * WAL, releases the lock.  CAIRN_IO when the final sync failed. */
+cairn_status durable_close(cairn_db *db);
+
+/* Commit of a durable database, commit lock held, after validation: encodes
+ * the record of version `ver` and appends it; `*lsnp` gets its LSN. */
+cairn_status durable_append(cairn_txn *t, uint64_t ver, uint64_t *lsnp);
+
+/* After the commit lock is released: waits until the commit is as durable
+ * as its mode says, then publishes `ver` once every older version is
+ * published.  CAIRN_IO (database poisoned) when the WAL failed. */
+cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn);
+
+/* Writer: installs `v` as the newest version of `key` (recovery path:
+ * no readers, no snapshots).  -1 when memory runs out. */
+int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v);
+
+/* Opens `path` with the file layer `fs` (tests pass an instrumented one;
+ * it must outlive the database). */
+cairn_status db_open_fs(const char *path, const cairn_options *opts, wal_fs *fs, cairn_db **dbp,
+                        char *errbuf, size_t errbuf_len);
 
 /* Close: frees every transaction handle (none may be active). */
 void txn_destroy_all(cairn_db *db);

@@ -474,6 +474,8 @@ static cairn_status validate(cairn_txn *t)
     return CAIRN_OK;
 }
 
+static void discard_nodes(cairn_txn *t, node **nodes, bool *fresh);
+
 /* Commit lock held, validation passed.  Finds or allocates the node of
  * every write before changing anything, so running out of memory leaves the
  * index untouched.  nodes[i]: the existing node, a new unlinked node
@@ -504,6 +506,12 @@ static cairn_status prepare_nodes(cairn_txn *t, node **nodes, bool *fresh, size_
     *nfreshp = nfresh;
     return CAIRN_OK;
 oom:
+    discard_nodes(t, nodes, fresh);
+    return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_NO_MEMORY, "cairn_txn_commit: out of memory");
+}
+
+static void discard_nodes(cairn_txn *t, node **nodes, bool *fresh)
+{
     for (size_t i = 0; i < t->nops; i++) {
         if (!fresh[i])
             continue;
@@ -519,7 +527,6 @@ oom:
         free(nodes[i]);
         fresh[i] = false;
     }
-    return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_NO_MEMORY, "cairn_txn_commit: out of memory");
 }
 
 /* Commit lock held: links every buffered version at commit version `ver`. */
@@ -585,9 +592,22 @@ cairn_status cairn_txn_commit(cairn_txn *txn)
             free(nodes);
         return st;
     }
-    uint64_t ver = ++db->assigned;
+    uint64_t ver = ++db->assigned, lsn = 0;
+    if (db->log) {
+        st = durable_append(txn, ver, &lsn);
+        if (st != CAIRN_OK) {
+            db->assigned--;
+            discard_nodes(txn, nodes, fresh);
+            pthread_mutex_unlock(&db->commit_lock);
+            txn_finish(txn, false);
+            if (nodes != small)
+                free(nodes);
+            return st;
+        }
+    }
     apply(txn, nodes, fresh, ver);
-    atomic_store_explicit(&db->visible, ver, memory_order_release);
+    if (db->log == NULL) /* in memory: durable already, and published in order by the lock */
+        atomic_store_explicit(&db->visible, ver, memory_order_release);
     gc_step(db, GC_BUDGET_COMMIT);
     pthread_mutex_unlock(&db->commit_lock);
 
@@ -595,6 +615,14 @@ cairn_status cairn_txn_commit(cairn_txn *txn)
         free(nodes);
     txn->commit_ver = ver;
     txn_finish(txn, true);
+    if (db->log) {
+        /* the versions are linked (invisible); make them durable, then visible */
+        st = durable_finish_commit(txn, ver, lsn);
+        if (st != CAIRN_OK) {
+            txn->commit_ver = 0;
+            return st;
+        }
+    }
     atomic_fetch_add_explicit(&db->st_commits, 1, memory_order_relaxed);
     return CAIRN_OK;
 }
@@ -696,12 +724,17 @@ cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn
 {
     if (db == NULL || fn == NULL)
         return CAIRN_INVALID_ARGUMENT;
-    cairn_txn *t;
-    cairn_status st = cairn_txn_begin(db, opts, &t);
-    if (st != CAIRN_OK)
-        return st;
-    uint64_t rng = (uint64_t)(uintptr_t)t ^ (uint64_t)db_clock_now(db);
+    cairn_txn *t = NULL;
+    uint64_t rng = (uint64_t)(uintptr_t)&t ^ (uint64_t)db_clock_now(db);
     uint32_t attempt = 1;
+    cairn_status st;
+    while ((st = cairn_txn_begin(db, opts, &t)) == CAIRN_BUSY && attempt < db->opts.max_retries)
+        backoff(db, attempt++, &rng);
+    if (st != CAIRN_OK) {
+        if (attemptsp)
+            *attemptsp = attempt;
+        return st;
+    }
     for (;; attempt++) {
         st = fn(t, ctx);
         if (st == CAIRN_OK)
@@ -711,8 +744,13 @@ cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn
         if (st != CAIRN_CONFLICT || attempt >= db->opts.max_retries)
             break;
         backoff(db, attempt, &rng);
-        if (cairn_txn_restart(t) != CAIRN_OK)
+        /* every slot taken: wait for one like for a conflict */
+        while ((st = cairn_txn_restart(t)) == CAIRN_BUSY && ++attempt < db->opts.max_retries)
+            backoff(db, attempt, &rng);
+        if (st != CAIRN_OK) {
+            st = CAIRN_BUSY;
             break;
+        }
     }
     if (st == CAIRN_CONFLICT)
         db_error(db, CAIRN_CONFLICT, "cairn_db_run: still conflicting after %u attempts", attempt);

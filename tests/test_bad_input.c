@@ -604,28 +604,47 @@ static bool dir_is_empty(const char *path)
     return empty;
 }
 
-Test(bad_input, a_directory_path_is_unsupported_and_untouched)
+Test(bad_input, a_path_that_is_a_regular_file_is_refused_with_a_message)
 {
     char dir[] = "/tmp/cairn-test-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
+    char file[64];
+    snprintf(file, sizeof file, "%s/plain-file", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("not a database", f);
+    fclose(f);
     cairn_db *db = (cairn_db *)(uintptr_t)1;
     char err[256];
     memset(err, 0, sizeof err);
-    ASSERT_STATUS(cairn_db_open(dir, NULL, &db, err, sizeof err), CAIRN_UNSUPPORTED);
+    cairn_status st = cairn_db_open(file, NULL, &db, err, sizeof err);
+    cr_assert_neq(st, CAIRN_OK);
     cr_assert_null(db);
     cr_assert_neq(err[0], '\0', "errbuf should explain");
-    cr_assert(dir_is_empty(dir), "open touched the directory");
+    cr_assert_not_null(strstr(err, "plain-file"), "the message names the path: %s", err);
+    unlink(file);
     rmdir(dir);
+}
 
-    /* a path that does not exist is not created either */
+Test(bad_input, a_read_only_open_of_a_missing_database_creates_nothing)
+{
+    char dir[] = "/tmp/cairn-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
     char missing[64];
-    snprintf(missing, sizeof missing, "%s-missing", dir);
-    db = (cairn_db *)(uintptr_t)1;
-    ASSERT_STATUS(cairn_db_open(missing, NULL, &db, NULL, 0), CAIRN_UNSUPPORTED);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    cairn_options o;
+    cairn_options_init(&o);
+    o.read_only = true;
+    cairn_db *db = (cairn_db *)(uintptr_t)1;
+    ASSERT_STATUS(cairn_db_open(missing, &o, &db, NULL, 0), CAIRN_NOT_FOUND);
     cr_assert_null(db);
-    struct stat st;
-    cr_assert_eq(stat(missing, &st), -1);
+    struct stat sb;
+    cr_assert_eq(stat(missing, &sb), -1);
     cr_assert_eq(errno, ENOENT);
+    /* an empty directory holds no database either, and stays empty */
+    ASSERT_STATUS(cairn_db_open(dir, &o, &db, NULL, 0), CAIRN_NOT_FOUND);
+    cr_assert(dir_is_empty(dir), "a read-only open wrote into the directory");
+    rmdir(dir);
 }
 
 Test(bad_input, a_short_errbuf_gets_a_truncated_terminated_message)
@@ -633,7 +652,10 @@ Test(bad_input, a_short_errbuf_gets_a_truncated_terminated_message)
     char err[16];
     memset(err, '#', sizeof err);
     cairn_db *db = NULL;
-    ASSERT_STATUS(cairn_db_open("/tmp", NULL, &db, err, 5), CAIRN_UNSUPPORTED);
+    cairn_options o;
+    cairn_options_init(&o);
+    o.max_open_txns = 0;
+    ASSERT_STATUS(cairn_db_open(NULL, &o, &db, err, 5), CAIRN_INVALID_ARGUMENT);
     cr_assert_leq(strlen(err), 4);
     for (size_t i = 5; i < sizeof err; i++)
         cr_assert_eq(err[i], '#', "byte %zu past errbuf_len was written", i);

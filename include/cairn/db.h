@@ -92,9 +92,17 @@ void cairn_options_init(cairn_options *opts);
  * Opens a database and stores its handle in `*dbp`.
  *
  * `path` NULL opens a fresh in-memory database (nothing touches the disk;
- * everything is gone at close).  A directory path is NOT SUPPORTED YET in
- * this version: it answers CAIRN_UNSUPPORTED without touching the path;
- * durable directories arrive with the write-ahead log.
+ * everything is gone at close; durability is always NONE).
+ *
+ * A directory path opens (creating it with mode 0700 when absent) a durable
+ * database: DIR/LOCK is held exclusively until close (a second opener, in
+ * this process or another, gets CAIRN_LOCKED), and recovery runs first: the
+ * newest valid checkpoint (an older one when the newest is damaged), then
+ * every later WAL record.  A torn record at the very end of the log is cut
+ * off and reported (cairn_db_recovery_report()); damage anywhere else fails
+ * the open with CAIRN_CORRUPT and a message naming the file and offset.
+ * With opts->read_only nothing is created, truncated or written: the
+ * database can only be read, and a missing database is CAIRN_NOT_FOUND.
  *
  * `opts` may be NULL for the defaults.  Options outside their documented
  * ranges give CAIRN_INVALID_ARGUMENT.  When `errbuf` is not NULL, a failing
@@ -105,7 +113,9 @@ cairn_status cairn_db_open(const char *path, const cairn_options *opts, cairn_db
                            char *errbuf, size_t errbuf_len);
 
 /*
- * Closes `db` and frees everything it owns.  When transactions are still
+ * Closes `db` and frees everything it owns.  A durable database first
+ * writes and syncs everything committed (whatever each commit's mode) and
+ * releases its LOCK.  When transactions are still
  * active (begun and neither committed nor aborted) it answers CAIRN_BUSY and
  * closes nothing: finish them first.  Finished transaction handles that
  * were not freed yet are freed by close and must not be used afterwards.
@@ -143,10 +153,50 @@ typedef struct cairn_stats {
     uint64_t keys_reclaimed;      /* deleted keys removed from the index */
     uint64_t open_txns;           /* transactions currently active */
     uint64_t syncs;               /* fdatasync calls made by the WAL */
+    uint64_t wal_records;         /* WAL records appended since open */
+    uint64_t wal_bytes;           /* bytes of WAL on disk */
+    uint64_t checkpoints;         /* checkpoints written since open */
+    uint64_t checkpoint_version;  /* version of the newest checkpoint (0: none) */
 } cairn_stats;
 
 /* Fills `*statsp` with the current counters. */
 cairn_status cairn_db_stats(cairn_db *db, cairn_stats *statsp);
+
+/* What recovery found and did when a durable database was opened. */
+typedef struct cairn_recovery_report {
+    bool durable;                 /* false for an in-memory database */
+    bool new_database;            /* the directory held no database yet */
+    uint64_t checkpoint_version;  /* the checkpoint loaded; 0 when none */
+    uint64_t checkpoint_entries;  /* keys it held */
+    uint32_t checkpoints_skipped; /* newer checkpoints found damaged */
+    char checkpoint_path[512];    /* "" when none */
+    uint64_t segments_read;       /* WAL segments read */
+    uint64_t records_replayed;    /* WAL records applied after the checkpoint */
+    uint64_t last_version;        /* the version the database opened at */
+    bool torn;                    /* a torn record ended the log */
+    uint64_t bytes_truncated;     /* its bytes (0 when none) */
+    char torn_path[512];          /* its file ("" when none) */
+    uint64_t torn_offset;         /* and offset */
+    bool repaired;                /* cut off (false for a read-only open) */
+    uint64_t duration_us;         /* time recovery took */
+} cairn_recovery_report;
+
+/* Copies the recovery report of `db` into `*reportp`. */
+cairn_status cairn_db_recovery_report(cairn_db *db, cairn_recovery_report *reportp);
+
+/*
+ * Writes a checkpoint now: every live key at the current snapshot, to a
+ * temporary file that is fsynced, renamed and made durable with a
+ * directory fsync.  Writers go on meanwhile.  Then the WAL segments and
+ * checkpoint files no longer needed are removed (the previous checkpoint
+ * and the WAL after it are kept, so a damaged newest checkpoint can be
+ * recovered from).  Expired keys are left out.  Checkpoints also happen
+ * automatically once the WAL passes options.checkpoint_wal_bytes.
+ * CAIRN_UNSUPPORTED for an in-memory database, CAIRN_READ_ONLY for a
+ * read-only one, CAIRN_IO when a file operation failed (nothing committed
+ * is lost; the previous checkpoint and the WAL still cover everything).
+ */
+cairn_status cairn_db_checkpoint(cairn_db *db);
 
 #ifdef __cplusplus
 }

@@ -167,8 +167,10 @@ typedef cairn_status (*cairn_txn_fn)(cairn_txn *txn, void *ctx);
  * Runs `fn` inside a transaction and commits.  When the commit (or `fn`)
  * answers CAIRN_CONFLICT, it waits a bounded, jittered, doubling backoff
  * and runs it again, up to the database's max_retries attempts; then it
- * answers CAIRN_CONFLICT.  Any other status from `fn` aborts and is
- * returned.  `attemptsp`, when not NULL, receives the number of attempts.
+ * answers CAIRN_CONFLICT.  When max_open_txns transactions are active it
+ * waits for a free one the same way (CAIRN_BUSY once the attempts are
+ * spent).  Any other status from `fn` aborts and is returned.
+ * `attemptsp`, when not NULL, receives the number of attempts.
  */
 cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn_fn fn,
                           void *ctx, uint32_t *attemptsp);

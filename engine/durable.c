@@ -1,0 +1,644 @@
+/*
+ * durable.c - durable databases: open and recovery, the commit's trip
+ * through the WAL, checkpoints, close.
+ *
+ * Files (docs/FORMAT.md): DIR/LOCK, DIR/CAIRN (identity: the database id),
+ * DIR/wal/NNNNNN.wal (segments), DIR/ckpt-<version>.ckpt (checkpoints).
+ *
+ * Recovery loads the newest checkpoint that validates (a damaged one is
+ * skipped and the next older tried), then replays every WAL record with a
+ * newer version, checking that versions are contiguous.  Two checkpoints
+ * and the WAL after the older one are kept, so the newest can be lost to
+ * damage without losing data.
+ *
+ * Commit: under the commit lock the record is encoded and appended (in
+ * version order) and the versions are linked into the index, invisible
+ * because they are newer than `visible`.  After the lock: wait for the
+ * WAL (group commit in SYNC), then publish versions strictly in order.
+ * A failed WAL write or sync poisons the database: every later commit is
+ * refused with CAIRN_IO; what was acknowledged stays acknowledged.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "engine/ckpt_file.h"
+#include "engine/db_internal.h"
+#include "wal/record.h"
+
+#define IDENTITY_NAME "CAIRN"
+#define IDENTITY_MAGIC "CAIRNDB\0"
+#define IDENTITY_SIZE 40
+#define IDENTITY_FORMAT 1u
+/* Commits between two looks at the WAL size for automatic checkpoints. */
+#define CKPT_CHECK_EVERY 256u
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- identity file ---------------------------------------------------- */
+
+/* Reads DIR/CAIRN into db->db_id.  CAIRN_NOT_FOUND when absent. */
+static cairn_status identity_read(cairn_db *db, wal_err *err)
+{
+    char *path = wal_path_join(db->dir, IDENTITY_NAME);
+    if (path == NULL)
+        return wal_err_set(err, CAIRN_NO_MEMORY, "out of memory");
+    struct stat sb;
+    cairn_status st;
+    wal_file *f = NULL;
+    if (stat(path, &sb) != 0) {
+        st = wal_err_set(err, errno == ENOENT ? CAIRN_NOT_FOUND : CAIRN_IO, "stat %s: %s", path,
+                         strerror(errno));
+        goto out;
+    }
+    st = wal_file_open(db->fs, path, WAL_OPEN_READ, &f, err);
+    if (st != CAIRN_OK)
+        goto out;
+    uint8_t b[IDENTITY_SIZE];
+    size_t got = 0;
+    st = wal_file_pread(f, b, sizeof b, 0, &got, err);
+    if (st != CAIRN_OK)
+        goto out;
+    if (got != sizeof b || memcmp(b, IDENTITY_MAGIC, 8) != 0 ||
+        XXH3_64bits(b, 32) != get_le64(b + 32)) {
+        st = wal_err_set(err, CAIRN_CORRUPT, "%s: not a valid cairn identity file (offset 0, %zu bytes)",
+                         path, got);
+        goto out;
+    }
+    if (get_le32(b + 8) != IDENTITY_FORMAT) {
+        st = wal_err_set(err, CAIRN_UNSUPPORTED, "%s: format version %u is not supported", path,
+                         get_le32(b + 8));
+        goto out;
+    }
+    memcpy(db->db_id, b + 16, sizeof db->db_id);
+out:
+    wal_file_close(f);
+    free(path);
+    return st;
+}
+
+/* Creates DIR/CAIRN with a fresh random id: temp file, fsync, rename,
+ * directory fsync. */
+static cairn_status identity_create(cairn_db *db, wal_err *err)
+{
+    char *tmp = wal_path_join(db->dir, IDENTITY_NAME ".tmp");
+    char *path = wal_path_join(db->dir, IDENTITY_NAME);
+    wal_file *f = NULL;
+    cairn_status st;
+    if (tmp == NULL || path == NULL) {
+        st = wal_err_set(err, CAIRN_NO_MEMORY, "out of memory");
+        goto out;
+    }
+    if (getrandom(db->db_id, sizeof db->db_id, 0) != (ssize_t)sizeof db->db_id) {
+        st = wal_err_set(err, CAIRN_IO, "getrandom: %s", strerror(errno));
+        goto out;
+    }
+    uint8_t b[IDENTITY_SIZE] = {0};
+    memcpy(b, IDENTITY_MAGIC, 8);
+    put_le32(b + 8, IDENTITY_FORMAT);
+    memcpy(b + 16, db->db_id, 16);
+    put_le64(b + 32, XXH3_64bits(b, 32));
+    st = wal_file_open(db->fs, tmp, WAL_OPEN_CREATE, &f, err);
+    if (st == CAIRN_OK)
+        st = wal_file_truncate(f, 0, err);
+    if (st == CAIRN_OK)
+        st = wal_file_pwrite(f, b, sizeof b, 0, err);
+    if (st == CAIRN_OK)
+        st = wal_file_sync(f, err);
+    wal_file_close(f);
+    f = NULL;
+    if (st == CAIRN_OK)
+        st = wal_fs_rename(db->fs, tmp, path, err);
+    if (st == CAIRN_OK)
+        st = wal_fs_sync_dir(db->fs, db->dir, err);
+out:
+    free(tmp);
+    free(path);
+    return st;
+}
+
+/* ---- recovery --------------------------------------------------------- */
+
+int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v)
+{
+    uint64_t hash = index_hash(key, klen);
+    node *n = index_get(&db->ix, key, klen, hash);
+    if (n) {
+        gc_install(db, n, v, v->ver);
+        atomic_fetch_add_explicit(&db->st_versions, 1, memory_order_relaxed);
+        return 0;
+    }
+    if (v->flags & VERSION_TOMBSTONE) {
+        version_free(v);
+        return 0;
+    }
+    version *embedded;
+    n = index_node_new(&db->ix, key, klen, v, &embedded);
+    if (n == NULL || index_reserve(&db->ix, 1) != 0) {
+        free(n);
+        version_free(v);
+        return -1;
+    }
+    if (embedded) {
+        version_free(v);
+        v = embedded;
+    }
+    index_link(&db->ix, n, hash, v);
+    atomic_fetch_add_explicit(&db->st_keys, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->st_versions, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* A version for a recovered value (`expires` 0: never). */
+static version *recovered_version(const uint8_t *value, uint32_t len, int64_t expires, uint64_t ver,
+                                  bool tombstone)
+{
+    size_t skip = expires ? sizeof expires : 0;
+    version *v = version_new((uint32_t)(len + skip));
+    if (v == NULL)
+        return NULL;
+    v->ver = ver;
+    if (tombstone)
+        v->flags |= VERSION_TOMBSTONE;
+    if (expires) {
+        v->flags |= VERSION_EXPIRES;
+        memcpy(v->data, &expires, sizeof expires);
+    }
+    if (len)
+        memcpy(v->data + skip, value, len);
+    return v;
+}
+
+static cairn_status load_entry(void *ctx, const ckpt_entry *e)
+{
+    cairn_db *db = ctx;
+    version *v = recovered_version(e->value, e->value_len, e->expires_at_us, e->commit_version, false);
+    if (v == NULL || store_install(db, e->key, e->key_len, v) != 0)
+        return CAIRN_NO_MEMORY;
+    return CAIRN_OK;
+}
+
+typedef struct replay_ctx {
+    cairn_db *db;
+    wal_err *err;
+} replay_ctx;
+
+static cairn_status replay_record(void *ctx, uint64_t ver, const wal_op *ops, size_t n)
+{
+    replay_ctx *rc = ctx;
+    cairn_db *db = rc->db;
+    if (ver != db->assigned + 1)
+        return wal_err_set(rc->err, CAIRN_CORRUPT,
+                           "WAL versions are not contiguous: expected version %llu after %llu, found %llu",
+                           (unsigned long long)db->assigned + 1, (unsigned long long)db->assigned,
+                           (unsigned long long)ver);
+    for (size_t i = 0; i < n; i++) {
+        const wal_op *op = &ops[i];
+        bool del = op->type == WAL_OP_DELETE;
+        int64_t expires = op->type == WAL_OP_PUT_EXPIRING ? op->expires_at_us : 0;
+        version *v = recovered_version(op->value, del ? 0 : op->value_len, expires, ver, del);
+        if (v == NULL || store_install(db, op->key, op->key_len, v) != 0)
+            return wal_err_set(rc->err, CAIRN_NO_MEMORY, "out of memory replaying version %llu",
+                               (unsigned long long)ver);
+    }
+    db->assigned = ver;
+    return CAIRN_OK;
+}
+
+/* Empties the index (a checkpoint failed half-way through loading). */
+static cairn_status reset_index(cairn_db *db)
+{
+    index_destroy(&db->ix);
+    atomic_store(&db->st_keys, 0);
+    atomic_store(&db->st_versions, 0);
+    gc_destroy(db);
+    if (index_init(&db->ix, gc_retire, db) != 0)
+        return CAIRN_NO_MEMORY;
+    return CAIRN_OK;
+}
+
+/* Loads the newest checkpoint that validates; fills the report. */
+static cairn_status load_checkpoint(cairn_db *db, wal_err *err)
+{
+    ckpt_info *list = NULL;
+    size_t count = 0;
+    cairn_status st = ckpt_list(db->fs, db->dir, &list, &count, err);
+    if (st != CAIRN_OK)
+        return st;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t ckver = 0, entries = 0;
+        wal_err lerr;
+        st = ckpt_reader_load(db->fs, list[i].path, db->db_id, load_entry, db, &ckver, &entries, &lerr);
+        if (st == CAIRN_OK) {
+            db->assigned = ckver;
+            db->ckpt_version = ckver;
+            if (i + 1 < count)
+                db->ckpt_prev_version = list[i + 1].version;
+            db->recovery.checkpoint_version = ckver;
+            db->recovery.checkpoint_entries = entries;
+            snprintf(db->recovery.checkpoint_path, sizeof db->recovery.checkpoint_path, "%s", list[i].path);
+            break;
+        }
+        if (st == CAIRN_NO_MEMORY) {
+            wal_err_set(err, st, "out of memory loading %s", list[i].path);
+            break;
+        }
+        /* unusable: forget what it delivered, fall back to the next one */
+        db->recovery.checkpoints_skipped++;
+        st = reset_index(db);
+        if (st != CAIRN_OK) {
+            wal_err_set(err, st, "out of memory");
+            break;
+        }
+    }
+    ckpt_list_free(list, count);
+    return st;
+}
+
+static void *checkpoint_thread(void *arg);
+
+static void durable_release(cairn_db *db)
+{
+    if (db->ckpt_thread_started) {
+        pthread_mutex_lock(&db->ckpt_wake_lock);
+        db->ckpt_stop = true;
+        pthread_cond_signal(&db->ckpt_wake);
+        pthread_mutex_unlock(&db->ckpt_wake_lock);
+        pthread_join(db->ckpt_thread, NULL);
+        db->ckpt_thread_started = false;
+    }
+    wal_fs_unlock(db->lock);
+    db->lock = NULL;
+    if (db->own_fs)
+        wal_fs_free(db->fs);
+    db->fs = NULL;
+}
+
+cairn_status durable_open(cairn_db *db, const char *path, wal_fs *fs, char *errbuf, size_t cap)
+{
+    int64_t t0 = mono_us();
+    wal_err err = {{0}};
+    cairn_status st;
+    bool ro = db->opts.read_only;
+    db->recovery.durable = true;
+    db->dir = strdup(path);
+    if (db->dir == NULL)
+        return err_fmt(errbuf, cap, CAIRN_NO_MEMORY, "out of memory");
+    if (fs == NULL) {
+        st = wal_fs_new_posix(&fs);
+        if (st != CAIRN_OK)
+            return err_fmt(errbuf, cap, st, "out of memory");
+        db->own_fs = true;
+    }
+    db->fs = fs;
+
+    struct stat sb;
+    if (ro && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        st = wal_err_set(&err, CAIRN_NOT_FOUND, "%s: no database directory (read-only open creates nothing)",
+                         path);
+        goto fail;
+    }
+    if (!ro) {
+        bool existed = stat(path, &sb) == 0;
+        st = wal_fs_mkdir(fs, path, &err);
+        if (st == CAIRN_OK && !existed) {
+            char *copy = strdup(path);
+            st = copy ? wal_fs_sync_dir(fs, dirname(copy), &err) : CAIRN_NO_MEMORY;
+            free(copy);
+        }
+        if (st != CAIRN_OK)
+            goto fail;
+    }
+    if (ro) { /* nothing to lock, and nothing written, unless a database is there */
+        st = identity_read(db, &err);
+        if (st == CAIRN_NOT_FOUND)
+            st = wal_err_set(&err, CAIRN_NOT_FOUND, "%s holds no cairn database", path);
+        if (st != CAIRN_OK)
+            goto fail;
+    }
+    st = wal_fs_lock(fs, path, &db->lock, &err);
+    if (st != CAIRN_OK)
+        goto fail;
+
+    st = identity_read(db, &err);
+    if (st == CAIRN_NOT_FOUND) {
+        char *waldir = wal_dir_path(path);
+        bool has_wal = waldir && stat(waldir, &sb) == 0;
+        free(waldir);
+        if (has_wal) {
+            st = wal_err_set(&err, CAIRN_CORRUPT, "%s/%s is missing but the directory holds a WAL", path,
+                             IDENTITY_NAME);
+        } else if (ro) {
+            st = wal_err_set(&err, CAIRN_NOT_FOUND, "%s holds no cairn database", path);
+        } else {
+            st = identity_create(db, &err);
+            db->recovery.new_database = true;
+        }
+    }
+    if (st != CAIRN_OK)
+        goto fail;
+
+    if (!ro) {
+        st = ckpt_remove_tmp(fs, path, NULL, &err);
+        if (st != CAIRN_OK)
+            goto fail;
+    }
+    st = load_checkpoint(db, &err);
+    if (st != CAIRN_OK)
+        goto fail;
+
+    wal_replay_report rep;
+    replay_ctx rc = {db, &err};
+    st = wal_replay(fs, path, db->db_id, db->assigned, replay_record, &rc, ro, &rep, &err);
+    if (st != CAIRN_OK)
+        goto fail;
+    atomic_store(&db->visible, db->assigned);
+    atomic_store(&db->st_ckpt_version, db->ckpt_version);
+
+    cairn_recovery_report *r = &db->recovery;
+    r->segments_read = rep.segments_read;
+    r->records_replayed = rep.records_replayed;
+    r->last_version = db->assigned;
+    r->torn = rep.torn;
+    r->repaired = rep.repaired;
+    r->bytes_truncated = rep.bytes_truncated;
+    r->torn_offset = rep.torn_offset;
+    snprintf(r->torn_path, sizeof r->torn_path, "%s", rep.torn ? rep.torn_path : "");
+
+    if (!ro) {
+        wal_config cfg;
+        wal_config_init(&cfg);
+        cfg.segment_size = db->opts.wal_segment_size;
+        cfg.sync_interval_ms = db->opts.sync_interval_ms;
+        memcpy(cfg.db_id, db->db_id, sizeof cfg.db_id);
+        cfg.resume_segment = rep.resume_segment;
+        cfg.resume_offset = rep.resume_offset;
+        cfg.last_version = rep.last_version > db->assigned ? rep.last_version : db->assigned;
+        st = wal_open(fs, path, &cfg, &db->log, &err);
+        if (st != CAIRN_OK)
+            goto fail;
+        if (db->opts.checkpoint_wal_bytes) {
+            if (pthread_create(&db->ckpt_thread, NULL, checkpoint_thread, db) != 0) {
+                st = wal_err_set(&err, CAIRN_NO_MEMORY, "cannot start the checkpoint thread");
+                goto fail;
+            }
+            db->ckpt_thread_started = true;
+        }
+    }
+    r->duration_us = (uint64_t)(mono_us() - t0);
+    return CAIRN_OK;
+fail:
+    if (db->log) {
+        wal_close(db->log);
+        db->log = NULL;
+    }
+    durable_release(db);
+    return err_fmt(errbuf, cap, st, "%s", err.msg[0] ? err.msg : cairn_strerror(st));
+}
+
+cairn_status durable_close(cairn_db *db)
+{
+    cairn_status st = CAIRN_OK;
+    if (db->ckpt_thread_started) {
+        pthread_mutex_lock(&db->ckpt_wake_lock);
+        db->ckpt_stop = true;
+        pthread_cond_signal(&db->ckpt_wake);
+        pthread_mutex_unlock(&db->ckpt_wake_lock);
+        pthread_join(db->ckpt_thread, NULL);
+        db->ckpt_thread_started = false;
+    }
+    if (db->log) {
+        char msg[WAL_ERR_MAX];
+        st = wal_close(db->log);
+        if (st != CAIRN_OK) {
+            snprintf(msg, sizeof msg, "cairn_db_close: the WAL could not be synced at close");
+            db_error(db, st, "%s", msg);
+        }
+        db->log = NULL;
+    }
+    durable_release(db);
+    return st;
+}
+
+/* ---- commit ----------------------------------------------------------- */
+
+static uint8_t op_type(const version *v)
+{
+    if (v->flags & VERSION_TOMBSTONE)
+        return WAL_OP_DELETE;
+    return (v->flags & VERSION_EXPIRES) ? WAL_OP_PUT_EXPIRING : WAL_OP_PUT;
+}
+
+cairn_status durable_append(cairn_txn *t, uint64_t ver, uint64_t *lsnp)
+{
+    cairn_db *db = t->db;
+    if (atomic_load_explicit(&db->poisoned, memory_order_relaxed))
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
+                       "the database refuses writes after a failed WAL write or sync");
+    wal_op *ops = arena_alloc(&t->mem, t->nops * sizeof *ops);
+    if (ops == NULL)
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_NO_MEMORY, "out of memory encoding the commit");
+    for (size_t i = 0; i < t->nops; i++) {
+        const wop *w = &t->ops[i];
+        cairn_slice val = version_value(w->v);
+        ops[i] = (wal_op){op_type(w->v), w->key, w->klen, val.data, (uint32_t)val.len,
+                          version_expiry(w->v)};
+    }
+    size_t size = wal_record_size(ops, t->nops);
+    uint8_t *buf = size ? arena_alloc(&t->mem, size) : NULL;
+    if (buf == NULL)
+        return err_fmt(t->errmsg, sizeof t->errmsg, size ? CAIRN_NO_MEMORY : CAIRN_TOO_LARGE,
+                       "the commit cannot be encoded as one WAL record (%zu writes)", t->nops);
+    wal_record_encode(buf, ver, ops, t->nops);
+    cairn_status st = wal_append(db->log, buf, size, lsnp);
+    if (st != CAIRN_OK) {
+        char msg[WAL_ERR_MAX];
+        wal_errmsg(db->log, msg, sizeof msg);
+        if (st == CAIRN_IO)
+            atomic_store(&db->poisoned, true);
+        return err_fmt(t->errmsg, sizeof t->errmsg, st, "WAL append failed: %s", msg);
+    }
+    return CAIRN_OK;
+}
+
+static void wake_checkpointer(cairn_db *db)
+{
+    if (!db->ckpt_thread_started)
+        return;
+    wal_stats ws;
+    wal_get_stats(db->log, &ws);
+    if (ws.total_bytes < db->opts.checkpoint_wal_bytes)
+        return;
+    pthread_mutex_lock(&db->ckpt_wake_lock);
+    db->ckpt_wanted = true;
+    pthread_cond_signal(&db->ckpt_wake);
+    pthread_mutex_unlock(&db->ckpt_wake_lock);
+}
+
+cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn)
+{
+    cairn_db *db = t->db;
+    cairn_durability mode = t->opts.durability ? t->opts.durability : db->opts.durability;
+    cairn_status st = CAIRN_OK;
+    if (mode != CAIRN_DURABILITY_NONE)
+        st = wal_wait_durable(db->log, lsn, mode);
+    if (st != CAIRN_OK) {
+        char msg[WAL_ERR_MAX];
+        wal_errmsg(db->log, msg, sizeof msg);
+        atomic_store(&db->poisoned, true);
+        st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
+                     "the commit could not be made durable (%s); the database refuses further writes", msg);
+    }
+    pthread_mutex_lock(&db->publish_lock);
+    while (st == CAIRN_OK && atomic_load_explicit(&db->visible, memory_order_relaxed) != ver - 1) {
+        if (atomic_load(&db->poisoned)) {
+            st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
+                         "an earlier commit failed to reach the WAL; the database refuses further writes");
+            break;
+        }
+        pthread_cond_wait(&db->publish_cv, &db->publish_lock);
+    }
+    if (st == CAIRN_OK)
+        atomic_store_explicit(&db->visible, ver, memory_order_release);
+    pthread_cond_broadcast(&db->publish_cv);
+    pthread_mutex_unlock(&db->publish_lock);
+    if (st == CAIRN_OK &&
+        atomic_fetch_add_explicit(&db->commits_since_check, 1, memory_order_relaxed) % CKPT_CHECK_EVERY == 0)
+        wake_checkpointer(db);
+    return st;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
+{
+    cairn_txn_options o = {CAIRN_TXN_READ_ONLY, CAIRN_DURABILITY_DEFAULT};
+    cairn_txn *t;
+    cairn_status st = cairn_txn_begin(db, &o, &t);
+    if (st != CAIRN_OK)
+        return err_fmt(msg, cap, st, "checkpoint: cannot take a snapshot");
+    atomic_fetch_add(&db->internal_active, 1);
+    uint64_t snap = t->snap;
+    wal_err err = {{0}};
+    ckpt_writer *w = NULL;
+    if (snap == db->ckpt_version)
+        goto done; /* nothing new since the last checkpoint */
+    st = ckpt_writer_open(db->fs, db->dir, snap, db->db_id, &w, &err);
+    for (node *n = index_first(&db->ix); st == CAIRN_OK && n; n = index_next(n)) {
+        const version *v = node_version_at(n, snap);
+        if (!version_live(v, t->now_us))
+            continue;
+        cairn_slice val = version_value(v);
+        st = ckpt_writer_add(w, node_key(n), n->keylen, val.data, (uint32_t)val.len, version_expiry(v),
+                             v->ver, &err);
+    }
+    if (st == CAIRN_OK) {
+        st = ckpt_writer_finish(w, &err);
+        w = NULL;
+    }
+    if (st != CAIRN_OK)
+        goto done;
+    /* Keep this checkpoint and the previous one, and the WAL after the
+     * previous one: the newest can then be damaged without loss. */
+    uint64_t keep = db->ckpt_version;
+    db->ckpt_prev_version = db->ckpt_version;
+    db->ckpt_version = snap;
+    atomic_store(&db->st_ckpt_version, snap);
+    atomic_fetch_add(&db->st_checkpoints, 1);
+    if (keep) {
+        st = wal_remove_covered(db->log, keep, NULL);
+        if (st == CAIRN_OK)
+            st = ckpt_remove_older(db->fs, db->dir, keep, NULL, &err);
+        else
+            wal_errmsg(db->log, err.msg, sizeof err.msg);
+    }
+done:
+    ckpt_writer_abort(w);
+    cairn_txn_free(t);
+    atomic_fetch_sub(&db->internal_active, 1);
+    if (st != CAIRN_OK)
+        return err_fmt(msg, cap, st, "checkpoint at version %llu failed: %s", (unsigned long long)snap,
+                       err.msg);
+    return CAIRN_OK;
+}
+
+cairn_status cairn_db_checkpoint(cairn_db *db)
+{
+    if (db == NULL)
+        return CAIRN_INVALID_ARGUMENT;
+    if (db->dir == NULL)
+        return db_error(db, CAIRN_UNSUPPORTED, "cairn_db_checkpoint: an in-memory database has no files");
+    if (db->opts.read_only)
+        return db_error(db, CAIRN_READ_ONLY, "cairn_db_checkpoint: the database was opened read-only");
+    if (atomic_load(&db->poisoned))
+        return db_error(db, CAIRN_IO, "cairn_db_checkpoint: the database refuses writes after a WAL failure");
+    char msg[ERRMSG_CAP];
+    pthread_mutex_lock(&db->ckpt_lock);
+    cairn_status st = write_checkpoint(db, msg, sizeof msg);
+    pthread_mutex_unlock(&db->ckpt_lock);
+    if (st != CAIRN_OK)
+        db_error(db, st, "%s", msg);
+    return st;
+}
+
+static void *checkpoint_thread(void *arg)
+{
+    cairn_db *db = arg;
+    pthread_mutex_lock(&db->ckpt_wake_lock);
+    for (;;) {
+        while (!db->ckpt_wanted && !db->ckpt_stop)
+            pthread_cond_wait(&db->ckpt_wake, &db->ckpt_wake_lock);
+        if (db->ckpt_stop)
+            break;
+        db->ckpt_wanted = false;
+        pthread_mutex_unlock(&db->ckpt_wake_lock);
+        cairn_db_checkpoint(db); /* a failure is kept in the db's errmsg */
+        pthread_mutex_lock(&db->ckpt_wake_lock);
+    }
+    pthread_mutex_unlock(&db->ckpt_wake_lock);
+    return NULL;
+}
+
+cairn_status cairn_db_recovery_report(cairn_db *db, cairn_recovery_report *reportp)
+{
+    if (db == NULL || reportp == NULL)
+        return CAIRN_INVALID_ARGUMENT;
+    *reportp = db->recovery;
+    return CAIRN_OK;
+}
