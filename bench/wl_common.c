@@ -1,6 +1,7 @@
 /* wl_common.c - the transactions workloads are built from. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "workload.h"
 
@@ -12,13 +13,30 @@ bench_rc wl_fail(bench_thread *t, bench_rc rc, const char *what)
     return rc == BENCH_OK ? BENCH_ERROR : rc;
 }
 
+/*
+ * After the n-th conflict in a row, waits a random time up to
+ * min(2^n, 1000) microseconds: the same bounded, jittered, doubling backoff
+ * as cairn_db_run()'s defaults, applied to every engine alike so hot keys
+ * do not turn into a retry storm on fewer cores than threads.
+ */
+static void conflict_backoff(bench_thread *t, unsigned n)
+{
+    t->conflicts++;
+    uint64_t cap = n >= 10 ? 1000 : (1u << n);
+    if (cap > 1000)
+        cap = 1000;
+    uint64_t us = 1 + bench_rng_below(&t->rng, cap);
+    struct timespec ts = {0, (long)(us * 1000)};
+    nanosleep(&ts, NULL);
+}
+
 bench_rc wl_put1(bench_thread *t, uint64_t idx)
 {
     const bench_keyspace *ks = &t->cell->cfg->ks;
     bench_key(ks, idx, t->key);
     bench_bytes key = bench_bytes_of(t->key, ks->key_size);
     bench_bytes val = bench_value(ks, bench_rng_next(&t->rng));
-    for (;;) {
+    for (unsigned attempt = 1;; attempt++) {
         bench_rc rc = t->eng->begin(t->et, BENCH_TXN_SINGLE);
         if (rc != BENCH_OK)
             return wl_fail(t, rc, "begin");
@@ -32,7 +50,7 @@ bench_rc wl_put1(bench_thread *t, uint64_t idx)
             return BENCH_OK;
         if (rc != BENCH_CONFLICT)
             return wl_fail(t, rc, "commit");
-        t->conflicts++;
+        conflict_backoff(t, attempt);
     }
 }
 
@@ -80,7 +98,7 @@ bench_rc wl_rmw1(bench_thread *t, uint64_t idx)
     const bench_keyspace *ks = &t->cell->cfg->ks;
     bench_key(ks, idx, t->key);
     bench_bytes key = bench_bytes_of(t->key, ks->key_size);
-    for (;;) {
+    for (unsigned attempt = 1;; attempt++) {
         bench_rc rc = t->eng->begin(t->et, 0);
         if (rc != BENCH_OK)
             return wl_fail(t, rc, "begin");
@@ -111,7 +129,7 @@ bench_rc wl_rmw1(bench_thread *t, uint64_t idx)
             return BENCH_OK;
         if (rc != BENCH_CONFLICT)
             return wl_fail(t, rc, "commit");
-        t->conflicts++;
+        conflict_backoff(t, attempt);
     }
 }
 
@@ -165,7 +183,7 @@ bench_rc wl_load(bench_thread *t, uint64_t from, uint64_t to)
         }
         rc = t->eng->commit(t->et);
         if (rc == BENCH_CONFLICT) {
-            t->conflicts++;
+            conflict_backoff(t, 1);
             continue;
         }
         if (rc != BENCH_OK)
