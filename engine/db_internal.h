@@ -33,7 +33,7 @@ struct cairn_db {
     mvindex ix;
     retirelist retired;                /* under commit_lock */
     gcqueue gcq;                       /* under commit_lock */
-    _Atomic size_t gc_pending;         /* gcq.n, readable without the lock */
+    _Atomic size_t gc_pending;         /* gcq.n + retired.n, readable without the lock */
 
     /* Transaction handles and snapshot slots.  An active transaction holds
      * one slot; a finished or pooled handle holds none. */

@@ -65,7 +65,7 @@ void gc_enqueue(cairn_db *db, node *n)
     q->items[(q->head + q->n) % q->cap] = n;
     q->n++;
     n->queued = 1;
-    atomic_store_explicit(&db->gc_pending, q->n, memory_order_relaxed);
+    atomic_store_explicit(&db->gc_pending, q->n + db->retired.n, memory_order_relaxed);
 }
 
 static node *dequeue(gcqueue *q)
@@ -131,9 +131,9 @@ void gc_step(cairn_db *db, size_t budget)
         }
         if (unlinked)
             atomic_thread_fence(memory_order_seq_cst);
-        atomic_store_explicit(&db->gc_pending, q->n, memory_order_relaxed);
     }
     retire_collect(&db->retired, &db->snaps);
+    atomic_store_explicit(&db->gc_pending, q->n + db->retired.n, memory_order_relaxed);
 }
 
 void gc_destroy(cairn_db *db)

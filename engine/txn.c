@@ -106,8 +106,7 @@ static void txn_finish(cairn_txn *t, bool installed)
  * only its snapshot (or one like it) was holding, if the lock is free. */
 static void idle_gc(cairn_db *db)
 {
-    if (atomic_load_explicit(&db->gc_pending, memory_order_relaxed) == 0 &&
-        db->retired.n == 0)
+    if (atomic_load_explicit(&db->gc_pending, memory_order_relaxed) == 0)
         return;
     if (pthread_mutex_trylock(&db->commit_lock) == 0) {
         gc_step(db, GC_BUDGET_IDLE);
@@ -129,7 +128,7 @@ cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_
     if (o.mode == CAIRN_TXN_READ_WRITE && db->opts.read_only)
         return db_error(db, CAIRN_READ_ONLY, "cairn_txn_begin: the database was opened read-only");
 
-    uint32_t slot;
+    uint32_t slot = 0;
     pthread_mutex_lock(&db->pool_lock);
     cairn_status st = slot_take(db, &slot);
     cairn_txn *t = NULL;
