@@ -114,6 +114,31 @@ Test(bad_input, null_out_pointers_to_an_iterator_are_invalid_arguments)
     test_close(db);
 }
 
+Test(bad_input, durable_only_calls_on_an_in_memory_database)
+{
+    ASSERT_STATUS(cairn_db_checkpoint(NULL), CAIRN_INVALID_ARGUMENT);
+    cairn_recovery_report report;
+    ASSERT_STATUS(cairn_db_recovery_report(NULL, &report), CAIRN_INVALID_ARGUMENT);
+
+    cairn_db *db = test_open(NULL);
+    ASSERT_STATUS(cairn_db_recovery_report(db, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_db_checkpoint(db), CAIRN_UNSUPPORTED);
+    memset(&report, 0xA5, sizeof report);
+    ASSERT_OK(cairn_db_recovery_report(db, &report));
+    cr_assert_not(report.durable);
+    cr_assert_eq(report.records_replayed, 0);
+    cr_assert_not(report.torn);
+
+    cairn_key k = test_key("k");
+    test_put(db, &k, "v");
+    cairn_stats st = test_stats(db);
+    cr_assert_eq(st.syncs, 0);
+    cr_assert_eq(st.wal_records, 0);
+    cr_assert_eq(st.wal_bytes, 0);
+    cr_assert_eq(st.checkpoints, 0);
+    test_close(db);
+}
+
 /* ---- unwritable keys ------------------------------------------------------ */
 
 Test(bad_input, keys_with_an_empty_rest_cannot_be_written)
