@@ -15,7 +15,12 @@
  *    within each thread;
  *  - more threads than max_open_txns share the slots: BUSY, never a crash
  *    or a lost commit, and cairn_db_run's retries are not cut short by
- *    another thread taking the slot between two attempts.
+ *    another thread taking the slot between two attempts;
+ *  - the bank, on a durable database in async mode, with checkpoints taken
+ *    while the transfers run: every snapshot balances, and a reopen brings
+ *    back exactly the balances and version of the close;
+ *  - increments from several threads in sync mode (group commit): none is
+ *    lost, fewer syncs than commits may serve them, and all survive reopen.
  *
  * Each scenario is a plain function that reports the first violation as a
  * message; worker threads never call Criterion's assertions (they may only
@@ -35,9 +40,11 @@
 #include <criterion/criterion.h>
 #endif
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -131,6 +138,61 @@ static cairn_db *open_for_contention(uint32_t max_retries)
     return db;
 }
 
+/* ---- durable databases in temporary directories ----------------------------- */
+
+typedef struct store {
+    const char *path;          /* NULL: in memory */
+    cairn_durability mode;
+    uint32_t max_retries;
+} store;
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        remove_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* Opens `st` (small WAL segments and checkpoint threshold for a durable
+ * one, so segments roll and checkpoints happen during the run). */
+static cairn_status store_open(const store *st, cairn_db **dbp, char *err, size_t cap)
+{
+    cairn_options opts;
+    cairn_options_init(&opts);
+    opts.max_retries = st->max_retries;
+    if (st->path) {
+        opts.durability = st->mode;
+        opts.wal_segment_size = 256 * 1024;
+        opts.checkpoint_wal_bytes = 1024 * 1024;
+    }
+    return cairn_db_open(st->path, &opts, dbp, err, cap);
+}
+
+static cairn_db *store_open_or_die(const store *st)
+{
+    cairn_db *db = NULL;
+    char err[256] = "";
+    cairn_status rc = store_open(st, &db, err, sizeof err);
+    if (rc != CAIRN_OK) {
+        fprintf(stderr, "open of %s failed: %s (%s)\n", st->path ? st->path : "memory",
+                cairn_status_name(rc), err);
+        abort();
+    }
+    return db;
+}
+
 static cairn_status begin_read_only(cairn_db *db, cairn_txn **txnp)
 {
     cairn_txn_options to;
@@ -153,6 +215,8 @@ typedef struct bank {
     _Atomic uint64_t moved;
     _Atomic uint64_t attempts;
     _Atomic uint64_t audits;
+    bool checkpoints;          /* the auditor also writes checkpoints */
+    uint64_t checkpoints_done;
     failure fail;
 } bank;
 
@@ -295,21 +359,42 @@ static void *bank_auditor(void *p)
 {
     bank *b = p;
     uint64_t last_snapshot = 0;
+    uint64_t n = 0;
     do {
         audit_once(b, &last_snapshot);
+        /* a few checkpoints while the writers go on */
+        if (b->checkpoints && ++n % 64 == 0 && b->checkpoints_done < 4) {
+            cairn_status st = cairn_db_checkpoint(b->db);
+            if (st != CAIRN_OK)
+                failf(&b->fail, "auditor: checkpoint gave %s", cairn_status_name(st));
+            b->checkpoints_done++;
+        }
     } while (!atomic_load(&b->writers_done) && !failed(&b->fail));
     return NULL;
 }
 
-static bool scenario_bank(char *err, size_t cap)
+/* Reads every balance in one snapshot; false (and a failure) on error. */
+static bool read_balances(bank *b, uint64_t *out)
+{
+    cairn_txn *txn = NULL;
+    cairn_status st = begin_read_only(b->db, &txn);
+    for (int i = 0; i < ACCOUNTS && st == CAIRN_OK; i++)
+        st = read_balance(txn, &b->accounts[i], &out[i]);
+    cairn_txn_free(txn);
+    if (st != CAIRN_OK)
+        failf(&b->fail, "reading the balances gave %s", cairn_status_name(st));
+    return st == CAIRN_OK;
+}
+
+static bool bank_run(const store *where, uint64_t total_transfers, char *err, size_t cap)
 {
     static bank b; /* ~100 keys of 1 KiB each: keep it off the stack */
     memset(&b, 0, sizeof b);
     failure_init(&b.fail);
-    b.db = open_for_contention(1000);
+    b.db = store_open_or_die(where);
+    b.checkpoints = where->path != NULL;
     cairn_run_id run = conc_run();
     b.prefix = test_kv(&run, "acct/");
-    uint64_t total_transfers = scaled(100000, 400);
     b.transfers_per_writer = total_transfers / BANK_WRITERS;
 
     cairn_txn *txn = NULL;
@@ -358,8 +443,60 @@ static bool scenario_bank(char *err, size_t cap)
         if (atomic_load(&b.audits) < 2)
             failf(&b.fail, "the auditor never ran during the transfers");
     }
-    test_close(b.db);
+
+    if (!failed(&b.fail) && where->path) {
+        /* what was committed comes back after a clean close and reopen */
+        static uint64_t before_close[ACCOUNTS], after_open[ACCOUNTS];
+        uint64_t visible = test_stats(b.db).visible_version;
+        if (read_balances(&b, before_close)) {
+            cairn_status st = cairn_db_close(b.db);
+            b.db = NULL;
+            if (st != CAIRN_OK)
+                failf(&b.fail, "close gave %s", cairn_status_name(st));
+            else
+                b.db = store_open_or_die(where);
+        }
+        if (b.db && !failed(&b.fail) && read_balances(&b, after_open)) {
+            for (int i = 0; i < ACCOUNTS; i++) {
+                if (before_close[i] != after_open[i]) {
+                    failf(&b.fail, "account %d: %llu before close, %llu after reopen", i,
+                          (unsigned long long)before_close[i],
+                          (unsigned long long)after_open[i]);
+                    break;
+                }
+            }
+            uint64_t last = 0;
+            audit_once(&b, &last);
+            if (test_stats(b.db).visible_version != visible)
+                failf(&b.fail, "reopened at version %llu, closed at %llu",
+                      (unsigned long long)test_stats(b.db).visible_version,
+                      (unsigned long long)visible);
+        }
+    }
+    if (b.db)
+        test_close(b.db);
     return failure_report(&b.fail, err, cap);
+}
+
+static bool scenario_bank(char *err, size_t cap)
+{
+    store mem = {.path = NULL, .max_retries = 1000};
+    return bank_run(&mem, scaled(100000, 400), err, cap);
+}
+
+static bool scenario_bank_durable(char *err, size_t cap)
+{
+    char base[] = "/tmp/cairn-conc-XXXXXX";
+    if (mkdtemp(base) == NULL) {
+        snprintf(err, cap, "mkdtemp failed");
+        return false;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "%s/db", base);
+    store disk = {.path = path, .mode = CAIRN_DURABILITY_ASYNC, .max_retries = 1000};
+    bool ok = bank_run(&disk, scaled(20000, 400), err, cap);
+    remove_tree(base);
+    return ok;
 }
 
 /* ---- blind writers on disjoint keys ------------------------------------------------ */
@@ -639,14 +776,14 @@ static void *counter_observer(void *p)
     return NULL;
 }
 
-static bool scenario_counter(char *err, size_t cap)
+static bool counter_run(const store *where, uint64_t per_thread, char *err, size_t cap)
 {
     static counter c;
     memset(&c, 0, sizeof c);
     failure_init(&c.fail);
-    c.db = open_for_contention(100000);
+    c.db = store_open_or_die(where);
     c.key = name_key("counter", 0, 0);
-    c.per_thread = scaled(2500, 50);
+    c.per_thread = per_thread;
     cairn_stats before = test_stats(c.db);
 
     pthread_t threads[COUNTER_THREADS], observer;
@@ -661,8 +798,8 @@ static bool scenario_counter(char *err, size_t cap)
     atomic_store(&c.done, true);
     pthread_join(observer, NULL);
 
+    uint64_t want = c.per_thread * COUNTER_THREADS;
     if (!failed(&c.fail)) {
-        uint64_t want = c.per_thread * COUNTER_THREADS;
         cairn_txn *txn = NULL;
         HELPER_CHECK(begin_read_only(c.db, &txn));
         cairn_slice s;
@@ -685,9 +822,54 @@ static bool scenario_counter(char *err, size_t cap)
                   (unsigned long long)(attempts - want));
         if (atomic_load(&c.observations) == 0)
             failf(&c.fail, "the observer never ran");
+        if (where->path && where->mode == CAIRN_DURABILITY_SYNC &&
+            (after.syncs == before.syncs || after.syncs - before.syncs > want))
+            failf(&c.fail, "%llu syncs for %llu synchronous commits",
+                  (unsigned long long)(after.syncs - before.syncs), (unsigned long long)want);
     }
-    test_close(c.db);
+    if (!failed(&c.fail) && where->path) {
+        /* every acknowledged increment is there after a reopen */
+        cairn_status st = cairn_db_close(c.db);
+        c.db = NULL;
+        if (st != CAIRN_OK) {
+            failf(&c.fail, "close gave %s", cairn_status_name(st));
+        } else {
+            c.db = store_open_or_die(where);
+            cairn_txn *txn = NULL;
+            HELPER_CHECK(begin_read_only(c.db, &txn));
+            cairn_slice s;
+            uint64_t v = 0;
+            st = cairn_txn_get(txn, &c.key, &s);
+            if (st != CAIRN_OK || !u64_from_slice(s, &v) || v != want)
+                failf(&c.fail, "after reopen the counter is %llu (%s), expected %llu",
+                      (unsigned long long)v, cairn_status_name(st), (unsigned long long)want);
+            cairn_txn_free(txn);
+        }
+    }
+    if (c.db)
+        test_close(c.db);
     return failure_report(&c.fail, err, cap);
+}
+
+static bool scenario_counter(char *err, size_t cap)
+{
+    store mem = {.path = NULL, .max_retries = 100000};
+    return counter_run(&mem, scaled(2500, 50), err, cap);
+}
+
+static bool scenario_counter_sync(char *err, size_t cap)
+{
+    char base[] = "/tmp/cairn-conc-XXXXXX";
+    if (mkdtemp(base) == NULL) {
+        snprintf(err, cap, "mkdtemp failed");
+        return false;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "%s/db", base);
+    store disk = {.path = path, .mode = CAIRN_DURABILITY_SYNC, .max_retries = 100000};
+    bool ok = counter_run(&disk, scaled(100, 20), err, cap);
+    remove_tree(base);
+    return ok;
 }
 
 /* ---- inserts and deletes of whole groups, read concurrently ----------------------- */
@@ -1088,6 +1270,9 @@ int main(void)
         {"run_ids_from_many_threads_are_distinct_and_increasing", scenario_run_ids},
         {"more_threads_than_transaction_slots_share_them_safely", scenario_slots},
         {"db_run_keeps_retrying_when_transaction_slots_are_scarce", scenario_scarce_slots},
+        {"bank_transfers_on_a_durable_database_survive_checkpoints_and_reopen",
+         scenario_bank_durable},
+        {"synchronous_increments_from_many_threads_survive_reopen", scenario_counter_sync},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -1149,6 +1334,18 @@ Test(concurrency, db_run_keeps_retrying_when_transaction_slots_are_scarce)
 {
     char err[512] = "";
     cr_assert(scenario_scarce_slots(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, bank_transfers_on_a_durable_database_survive_checkpoints_and_reopen)
+{
+    char err[512] = "";
+    cr_assert(scenario_bank_durable(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, synchronous_increments_from_many_threads_survive_reopen)
+{
+    char err[512] = "";
+    cr_assert(scenario_counter_sync(err, sizeof err), "%s", err);
 }
 
 #endif
