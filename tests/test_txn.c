@@ -5,6 +5,9 @@
  */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include "helpers.h"
 
 typedef struct model_entry {
@@ -1673,13 +1676,34 @@ static void model_check_scan(cairn_txn *txn, const model *m, const char *when)
     cairn_iter_free(it);
 }
 
-Test(txn, random_transactions_match_a_simple_model)
+/* Opens `path` (NULL: in memory) with small WAL segments and no automatic
+ * checkpoints, so the test decides when they happen. */
+static cairn_db *model_open(const char *path)
+{
+    cairn_options opts;
+    cairn_options_init(&opts);
+    opts.durability = CAIRN_DURABILITY_ASYNC;
+    opts.wal_segment_size = 128 * 1024;
+    opts.checkpoint_wal_bytes = 0;
+    cairn_db *db = NULL;
+    char err[256] = "";
+    cairn_status st = cairn_db_open(path, &opts, &db, err, sizeof err);
+    cr_assert_eq(st, CAIRN_OK, "open: %s (%s)", cairn_status_name(st), err);
+    return db;
+}
+
+/*
+ * The model run.  With a `path`, the database is durable: every so often
+ * it is checkpointed, and every so often closed and reopened (old readers
+ * are checked and released first), and what comes back must be the model.
+ */
+static void model_run(const char *path, uint64_t seed)
 {
     static model committed, pending, saved[MODEL_READERS];
     cairn_txn *readers[MODEL_READERS] = {NULL};
     memset(&committed, 0, sizeof committed);
-    test_rng rng = test_rng_seeded(0x5EED);
-    cairn_db *db = test_open(NULL);
+    test_rng rng = test_rng_seeded(seed);
+    cairn_db *db = model_open(path);
 
     for (int t = 0; t < MODEL_TXNS; t++) {
         pending = committed;
@@ -1727,12 +1751,32 @@ Test(txn, random_transactions_match_a_simple_model)
             readers[r] = begin_ro(db);
             saved[r] = committed;
         }
+        if (path && t % 251 == 250)
+            ASSERT_OK(cairn_db_checkpoint(db));
+        if (path && t % 400 == 399) {
+            for (int r = 0; r < MODEL_READERS; r++) {
+                if (readers[r]) {
+                    model_check_scan(readers[r], &saved[r], "an old snapshot before reopen");
+                    cairn_txn_free(readers[r]);
+                    readers[r] = NULL;
+                }
+            }
+            test_close(db);
+            db = model_open(path);
+            txn = begin_ro(db);
+            model_check_scan(txn, &committed, "the state after a reopen");
+            cairn_txn_free(txn);
+        }
     }
     for (int r = 0; r < MODEL_READERS; r++) {
         if (readers[r]) {
             model_check_scan(readers[r], &saved[r], "an old snapshot at the end");
             cairn_txn_free(readers[r]);
         }
+    }
+    if (path) {
+        test_close(db);
+        db = model_open(path);
     }
     cairn_txn *txn = begin_ro(db);
     model_check_scan(txn, &committed, "the final state");
@@ -1743,4 +1787,38 @@ Test(txn, random_transactions_match_a_simple_model)
     }
     cairn_txn_free(txn);
     test_close(db);
+}
+
+Test(txn, random_transactions_match_a_simple_model)
+{
+    model_run(NULL, 0x5EED);
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        remove_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+Test(txn, random_transactions_on_a_durable_database_match_the_model_across_reopens)
+{
+    char base[] = "/tmp/cairn-model-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    char path[64];
+    snprintf(path, sizeof path, "%s/db", base);
+    model_run(path, 0xD15C);
+    remove_tree(base);
 }
