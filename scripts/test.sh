@@ -4,6 +4,8 @@
 #   normal       build-test   debugoptimized, every test
 #   asan+ubsan   build-asan   AddressSanitizer + UndefinedBehaviorSanitizer, every test
 #   tsan         build-tsan   ThreadSanitizer, the concurrency suite
+#   fuzz         build-fuzz   libFuzzer (clang): WAL record decoder and
+#                             checkpoint reader, CAIRN_FUZZ_SECONDS each (60)
 #
 # Build directories are reused when they exist, so a second run only rebuilds
 # what changed.  Every stage runs even when an earlier one failed; the script
@@ -104,6 +106,19 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 stage "tsan" build-tsan --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false \
     -Dbench=false -- --suite concurrency --timeout-multiplier 5
 unset TSAN_OPTIONS
+
+# libFuzzer targets for the WAL record decoder and the checkpoint reader
+# (clang): a short run of each, CAIRN_FUZZ_SECONDS apiece (default 60).
+echo
+echo "=== fuzz: build-fuzz"
+if tests/wal/run_fuzz.sh "${CAIRN_FUZZ_SECONDS:-60}"; then
+    total_passed=$((total_passed + 2))
+    summaries+=("fuzz: 2 passed, 0 failed (fuzz_record, fuzz_ckpt, ${CAIRN_FUZZ_SECONDS:-60}s each)")
+else
+    total_failed=$((total_failed + 1))
+    failed=1
+    summaries+=("fuzz: FAILED (see build-fuzz/fuzz-artifacts)")
+fi
 
 echo
 echo "=== summary"
