@@ -74,6 +74,11 @@ typedef struct bench_engine {
     bench_rc (*open)(const bench_open_args *a, bench_db **dbp, char *err, size_t errlen);
     void (*close)(bench_db *db);
 
+    /* Optional: called once after a data set was loaded, before close, to
+     * finish background work the load left behind (RocksDB compacts), so
+     * the cells that reopen the data set do not measure it. */
+    void (*settle)(bench_db *db);
+
     bench_rc (*thread_open)(bench_db *db, unsigned idx, bench_thr **thrp, char *err,
                             size_t errlen);
     void (*thread_close)(bench_thr *t);

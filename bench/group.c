@@ -174,6 +174,8 @@ static void prepare_child(void *arg, bench_result *res)
     if (bench_preload(&cell, res, &secs) == BENCH_OK) {
         res->status = BENCH_RES_OK;
         res->seconds = secs;
+        if (cell.eng->settle)
+            cell.eng->settle(cell.db);
     }
     cell.eng->close(cell.db);
 }
