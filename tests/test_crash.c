@@ -23,6 +23,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -306,7 +307,7 @@ static uint64_t slot_owner(uint64_t s, uint64_t c)
  * `full`, every slot).
  */
 static uint64_t verify_db(const char *dir, uint64_t last_ack, uint64_t verified, bool full,
-                          uint64_t *tornp)
+                          uint64_t *tornp, uint64_t *ckptp)
 {
     cairn_options o = crash_options(CAIRN_DURABILITY_SYNC);
     o.checkpoint_wal_bytes = 0;
@@ -341,6 +342,11 @@ static uint64_t verify_db(const char *dir, uint64_t last_ack, uint64_t verified,
                  " commits recovered: versions are not one per commit", rep.last_version, c);
     cr_assert_eq(cairn_txn_snapshot_version(txn), c);
     *tornp += rep.torn;
+    /* checkpoints are renamed into place whole: a kill never damages one */
+    cr_assert_eq(rep.checkpoints_skipped, 0u, "recovery skipped %u damaged checkpoint(s)",
+                 rep.checkpoints_skipped);
+    if (rep.checkpoint_version)
+        *ckptp += 1;
 
     /* the counter's commit is whole, and so is every slot */
     uint64_t lo = full ? 0 : (verified > SLOTS ? verified - SLOTS / 4 : 0);
@@ -363,20 +369,37 @@ static uint64_t verify_db(const char *dir, uint64_t last_ack, uint64_t verified,
     return c;
 }
 
+/* True when `dir` holds a checkpoint still being written (ckpt-*.tmp):
+ * the kill interrupted a checkpoint. */
+static bool checkpoint_in_progress(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
+    bool found = false;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)
+            found = true;
+    }
+    closedir(d);
+    return found;
+}
+
 static void kill_rounds(cairn_durability mode, uint64_t rounds, uint64_t seed)
 {
     char *dir = wt_mkdtemp();
     test_rng rng = test_rng_seeded(seed);
     round_result rr = {0, 0, 0};
-    uint64_t verified = 0, kills_mid_commit = 0, torn = 0;
+    uint64_t verified = 0, kills_mid_commit = 0, torn = 0, from_ckpt = 0, mid_ckpt = 0;
     for (uint64_t r = 0; r < rounds; r++) {
         uint64_t kill_after = test_rng_below(&rng, MAX_ACKS_BEFORE_KILL + 1);
         run_round(dir, mode, kill_after, &rr);
+        mid_ckpt += checkpoint_in_progress(dir);
         if (rr.first_ack)
             cr_assert_eq(rr.first_ack, verified + 1, "round %" PRIu64 " resumed at commit %"
                          PRIu64 " after %" PRIu64 " was recovered", r, rr.first_ack, verified);
         bool full = (r + 1) % FULL_CHECK_EVERY == 0 || r + 1 == rounds;
-        uint64_t c = verify_db(dir, rr.last_ack, verified, full, &torn);
+        uint64_t c = verify_db(dir, rr.last_ack, verified, full, &torn, &from_ckpt);
         if (c > rr.last_ack) {
             /* the commit in flight made it: it counts from now on */
             kills_mid_commit++;
@@ -386,8 +409,9 @@ static void kill_rounds(cairn_durability mode, uint64_t rounds, uint64_t seed)
     }
     cr_log_info("%s: %" PRIu64 " kills, %" PRIu64 " commits survived, %" PRIu64
                 " of them unacknowledged (killed between commit and ack), %" PRIu64
-                " torn log tails cut off", mode == CAIRN_DURABILITY_SYNC ? "sync" : "async",
-                rounds, verified, kills_mid_commit, torn);
+                " torn log tails cut off, %" PRIu64 " kills interrupted a checkpoint, %" PRIu64
+                " recoveries started from one", mode == CAIRN_DURABILITY_SYNC ? "sync" : "async",
+                rounds, verified, kills_mid_commit, torn, mid_ckpt, from_ckpt);
     wt_rmtree(dir);
 }
 
