@@ -13,13 +13,19 @@
  * A failed checkpoint is not fatal: it answers CAIRN_IO, later commits go
  * on, a later checkpoint succeeds, and even a power loss right after it
  * loses nothing acknowledged.
+ *
+ * Last, a fault in timing rather than in I/O: closing the database while
+ * the automatic checkpointer is taking its snapshot.
  */
 #include <criterion/criterion.h>
 
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -488,4 +494,127 @@ Test(faults, a_failed_commit_sync_poisons_the_database_until_it_is_reopened)
     uint32_t last = verify_reopen(dir, &out);
     cr_assert(last == 1 || last == 2);
     remove_tmpdir(dir);
+}
+
+/* ---- close racing the automatic checkpointer ------------------------------ */
+
+/*
+ * A clock that parks the first other thread that reads it once armed: the
+ * checkpointer, which reads the clock when it begins its snapshot
+ * transaction.  It stays parked until the test opens the gate.
+ */
+typedef struct gate {
+    pthread_t main;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool armed, parked, open;
+    bool closed;            /* the closer thread finished */
+    cairn_status close_st;
+    cairn_db *db;
+} gate;
+
+static int64_t gate_clock(void *ctx)
+{
+    gate *g = ctx;
+    if (!pthread_equal(pthread_self(), g->main)) {
+        pthread_mutex_lock(&g->mu);
+        if (g->armed) {
+            g->armed = false;
+            g->parked = true;
+            pthread_cond_broadcast(&g->cv);
+            while (!g->open)
+                pthread_cond_wait(&g->cv, &g->mu);
+        }
+        pthread_mutex_unlock(&g->mu);
+    }
+    return FAKE_CLOCK_START_US;
+}
+
+static void *closer(void *arg)
+{
+    gate *g = arg;
+    cairn_status st = cairn_db_close(g->db);
+    pthread_mutex_lock(&g->mu);
+    g->close_st = st;
+    g->closed = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Waits (under g->mu) until *flag is set or `ms` pass; returns *flag. */
+static bool gate_wait(gate *g, const bool *flag, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!*flag)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT)
+            break;
+    return *flag;
+}
+
+/*
+ * The checkpointer's snapshot transaction is the engine's own, so close
+ * must not count it as the caller's: it may wait for the checkpoint or
+ * stop it, but never answer CAIRN_BUSY.  The clock holds the checkpointer
+ * just after its transaction was counted as active; the close runs on a
+ * thread of its own, so a close that rightly waits for the checkpointer
+ * is let through (the gate opens after a second) instead of deadlocking.
+ */
+Test(faults, close_while_the_checkpointer_begins_its_snapshot_is_not_busy, .timeout = 60)
+{
+    char *dir = make_tmpdir();
+    gate g;
+    memset(&g, 0, sizeof g);
+    g.main = pthread_self();
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    cairn_options o = fault_options();
+    o.checkpoint_wal_bytes = 1; /* the first commit wakes the checkpointer */
+    o.clock = gate_clock;
+    o.clock_ctx = &g;
+    char msg[1024] = "";
+    ASSERT_OK(cairn_db_open(dir, &o, &g.db, msg, sizeof msg));
+
+    pthread_mutex_lock(&g.mu);
+    g.armed = true;
+    pthread_mutex_unlock(&g.mu);
+    ASSERT_OK(commit_one(g.db, 1, msg, sizeof msg));
+    pthread_mutex_lock(&g.mu);
+    bool parked = gate_wait(&g, &g.parked, 30000);
+    pthread_mutex_unlock(&g.mu);
+    cr_assert(parked, "the automatic checkpointer did not start after the first commit");
+
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, closer, &g), 0);
+    pthread_mutex_lock(&g.mu);
+    bool closed = gate_wait(&g, &g.closed, 1000);
+    g.open = true; /* let the checkpointer go either way */
+    pthread_cond_broadcast(&g.cv);
+    if (!closed)
+        gate_wait(&g, &g.closed, 30000);
+    cairn_status st = g.close_st;
+    closed = g.closed;
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(th, NULL);
+    cr_assert(closed);
+    if (st == CAIRN_BUSY) {
+        /* cleanup only: the checkpoint is finishing, and until its
+         * transaction is fully gone close keeps answering BUSY */
+        cairn_status again;
+        while ((again = cairn_db_close(g.db)) == CAIRN_BUSY)
+            sched_yield();
+        ASSERT_OK(again);
+    }
+    pthread_cond_destroy(&g.cv);
+    pthread_mutex_destroy(&g.mu);
+    remove_tmpdir(dir);
+    cr_assert_eq(st, CAIRN_OK, "close answered %s while only the engine's own checkpoint "
+                 "transaction was active", cairn_status_name(st));
 }
