@@ -6,8 +6,9 @@
  * connection.  Durability: sync = journal_mode WAL + synchronous FULL,
  * async = WAL + synchronous NORMAL (the WAL is synced only at checkpoints),
  * none = synchronous OFF with journal_mode MEMORY.  Reads go through a
- * 1 GiB memory map (PRAGMA mmap_size) shared by all connections, the usual
- * tuning for read-heavy use; the page cache and the rest are defaults.
+ * 1 GiB memory map of the file (PRAGMA mmap_size; the pages are the OS page
+ * cache's), the usual tuning for read-heavy use; the page cache and the
+ * rest are defaults.
  *
  * Transactions: a read-only transaction is BEGIN ... COMMIT around its
  * reads (one snapshot); a single read or a single put runs as one
@@ -117,8 +118,8 @@ static int sqlite_connect(struct bench_db *d, sqlite3 **cp, char *err, size_t er
     rc = exec(c, sync, err, errlen);
     if (rc == SQLITE_OK)
         rc = exec(c, jm, err, errlen);
-    /* Read through a shared memory map instead of each connection's own
-     * 2 MiB page cache: SQLite's usual tuning for read-heavy use. */
+    /* Read through a memory map of the file instead of each connection's
+     * own 2 MiB page cache: SQLite's usual tuning for read-heavy use. */
     if (rc == SQLITE_OK)
         rc = exec(c, "PRAGMA mmap_size=1073741824", err, errlen);
     if (rc != SQLITE_OK) {
