@@ -141,7 +141,7 @@ cairn_status cairn_db_close(cairn_db *db)
 {
     if (db == NULL)
         return CAIRN_INVALID_ARGUMENT;
-    uint32_t active = atomic_load(&db->active) - atomic_load(&db->internal_active);
+    uint32_t active = atomic_load(&db->active);
     if (active)
         return db_error(db, CAIRN_BUSY, "cairn_db_close: %u transaction(s) still active", active);
     cairn_status st = db->dir ? durable_close(db) : CAIRN_OK;

@@ -45,7 +45,6 @@ struct cairn_db {
     uint32_t nfree_slots;
     uint32_t slots_used;               /* slot numbers handed out so far */
     _Atomic uint32_t active;           /* begun and not finished */
-    _Atomic uint32_t internal_active;  /* of those, the engine's own (checkpoints) */
 
     /* Counters (cairn_stats). */
     _Atomic uint64_t st_commits, st_ro_commits, st_conflicts, st_aborts;
@@ -117,6 +116,8 @@ struct cairn_txn {
     uint32_t slot;
     enum txn_state state;
     uint64_t gen;                      /* bumps at every finish */
+    bool internal;                     /* the engine's own (a checkpoint's
+                                        * snapshot): not counted as active */
     cairn_txn_options opts;
     uint64_t snap;
     int64_t now_us;
@@ -214,6 +215,11 @@ int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v);
  * it must outlive the database). */
 cairn_status db_open_fs(const char *path, const cairn_options *opts, wal_fs *fs, cairn_db **dbp,
                         char *errbuf, size_t errbuf_len);
+
+/* Begins a read-only transaction for the engine itself (a checkpoint's
+ * snapshot): it takes a snapshot slot but does not count as active, so it
+ * never makes cairn_db_close() answer CAIRN_BUSY. */
+cairn_status txn_begin_internal(cairn_db *db, cairn_txn **txnp);
 
 /* Close: frees every transaction handle (none may be active). */
 void txn_destroy_all(cairn_db *db);

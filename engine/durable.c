@@ -548,12 +548,10 @@ cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn)
 
 static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
 {
-    cairn_txn_options o = {CAIRN_TXN_READ_ONLY, CAIRN_DURABILITY_DEFAULT};
     cairn_txn *t;
-    cairn_status st = cairn_txn_begin(db, &o, &t);
+    cairn_status st = txn_begin_internal(db, &t);
     if (st != CAIRN_OK)
         return err_fmt(msg, cap, st, "checkpoint: cannot take a snapshot");
-    atomic_fetch_add(&db->internal_active, 1);
     uint64_t snap = t->snap;
     wal_err err = {{0}};
     ckpt_writer *w = NULL;
@@ -591,7 +589,6 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
 done:
     ckpt_writer_abort(w);
     cairn_txn_free(t);
-    atomic_fetch_sub(&db->internal_active, 1);
     if (st != CAIRN_OK)
         return err_fmt(msg, cap, st, "checkpoint at version %llu failed: %s", (unsigned long long)snap,
                        err.msg);

@@ -71,7 +71,8 @@ static void txn_destroy(cairn_txn *t)
 static void txn_start(cairn_txn *t)
 {
     cairn_db *db = t->db;
-    atomic_fetch_add_explicit(&db->active, 1, memory_order_relaxed);
+    if (!t->internal)
+        atomic_fetch_add_explicit(&db->active, 1, memory_order_relaxed);
     t->state = TXN_ACTIVE;
     t->commit_ver = 0;
     t->errmsg[0] = '\0';
@@ -99,7 +100,8 @@ static void txn_finish(cairn_txn *t, bool installed)
     arena_reset(&t->mem);
     t->state = TXN_FINISHED;
     t->gen++;
-    atomic_fetch_sub_explicit(&db->active, 1, memory_order_relaxed);
+    if (!t->internal)
+        atomic_fetch_sub_explicit(&db->active, 1, memory_order_relaxed);
 }
 
 /* After a transaction that installed nothing: help reclaim garbage that
@@ -114,7 +116,22 @@ static void idle_gc(cairn_db *db)
     }
 }
 
+static cairn_status txn_begin(cairn_db *db, const cairn_txn_options *opts, bool internal,
+                              cairn_txn **txnp);
+
 cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_txn **txnp)
+{
+    return txn_begin(db, opts, false, txnp);
+}
+
+cairn_status txn_begin_internal(cairn_db *db, cairn_txn **txnp)
+{
+    cairn_txn_options o = {CAIRN_TXN_READ_ONLY, CAIRN_DURABILITY_DEFAULT};
+    return txn_begin(db, &o, true, txnp);
+}
+
+static cairn_status txn_begin(cairn_db *db, const cairn_txn_options *opts, bool internal,
+                              cairn_txn **txnp)
 {
     if (db == NULL || txnp == NULL)
         return CAIRN_INVALID_ARGUMENT;
@@ -150,6 +167,7 @@ cairn_status cairn_txn_begin(cairn_db *db, const cairn_txn_options *opts, cairn_
         return st;
     t->pool_next = NULL;
     t->slot = slot;
+    t->internal = internal;
     t->opts = o;
     txn_start(t);
     *txnp = t;

@@ -144,6 +144,45 @@ static cairn_status valid_record_inside(replay *rp, uint64_t x, uint64_t e, bool
     return CAIRN_OK;
 }
 
+/*
+ * Looks at every valid record that starts after `x` in the segment (with a
+ * version above `last_good`).  Sets `*vouchp` when one of them says the log
+ * was fdatasynced past `last_good` -- then the damaged bytes at `x` were
+ * synced data, not a torn tail -- and `*endp` to the end of the last such
+ * record (at least `e`).
+ */
+static cairn_status later_records_vouch(replay *rp, uint64_t x, uint64_t e, uint64_t last_good,
+                                        bool *vouchp, uint64_t *endp, wal_err *err)
+{
+    seg_reader *r = &rp->rd;
+
+    *vouchp = false;
+    *endp = e;
+    for (uint64_t p = x + 1; p + WAL_RECORD_HEADER_SIZE <= r->size; p++) {
+        const uint8_t *b;
+        uint32_t len;
+        cairn_status st = rd_get(r, p, WAL_RECORD_HEADER_SIZE, &b, err);
+        if (st != CAIRN_OK)
+            return st;
+        len = wal_get_u32(b);
+        if (len < WAL_RECORD_HEADER_SIZE || len > r->size - p || wal_get_u64(b + 12) <= last_good)
+            continue;
+        st = rd_get(r, p, len, &b, err);
+        if (st != CAIRN_OK)
+            return st;
+        if (wal_record_decode(b, len, NULL, NULL, NULL, NULL) != CAIRN_OK)
+            continue;
+        if (wal_record_synced_version(b) > last_good) {
+            *vouchp = true;
+            return CAIRN_OK;
+        }
+        if (p + len > *endp)
+            *endp = p + len;
+        p += len - 1;
+    }
+    return CAIRN_OK;
+}
+
 /* Zero-fills [x, e) of the segment at `path` and fdatasyncs it. */
 static cairn_status zero_fill(replay *rp, const char *path, uint64_t x, uint64_t e,
                               wal_err *err)
@@ -168,10 +207,11 @@ static cairn_status zero_fill(replay *rp, const char *path, uint64_t x, uint64_t
  * tail (reported, and repaired unless read-only) and corruption.
  */
 static cairn_status bad_record(replay *rp, const char *path, bool is_last, uint64_t x,
-                               const char *why, uint64_t *endp, wal_err *err)
+                               uint64_t prev_version, const char *why, uint64_t *endp,
+                               wal_err *err)
 {
     seg_reader *r = &rp->rd;
-    uint64_t remain = r->size - x, e;
+    uint64_t remain = r->size - x, e, fill_end = 0;
     bool zero = false, inside = false;
     cairn_status st;
 
@@ -195,14 +235,33 @@ static cairn_status bad_record(replay *rp, const char *path, bool is_last, uint6
         st = valid_record_inside(rp, x, e, &inside, err);
     if (st != CAIRN_OK)
         return st;
-    if (!zero || inside)
-        return wal_err_set(err, CAIRN_CORRUPT,
-                           "wal segment %s at offset %" PRIu64
-                           ": damaged record (%s) followed by more log data",
-                           path, x, why);
+    if (!zero || inside) {
+        /* More log data follows.  After power loss a later unsynced write
+         * can survive while an earlier one is lost: that is still a torn
+         * tail, unless a later record vouches that the log was synced past
+         * the last good record (then synced data was damaged). */
+        uint64_t last_good = rp->have_version ? rp->last_version : prev_version;
+        bool vouch = false;
+        st = later_records_vouch(rp, x, e, last_good, &vouch, &e, err);
+        if (st != CAIRN_OK)
+            return st;
+        if (vouch)
+            return wal_err_set(err, CAIRN_CORRUPT,
+                               "wal segment %s at offset %" PRIu64
+                               ": damaged record (%s) followed by more log data, and the log "
+                               "was synced past it",
+                               path, x, why);
+        /* report the log bytes dropped; clear everything after x, so no
+         * stray bytes can surface behind records appended later */
+        rp->rep->bytes_truncated = e - x;
+        fill_end = r->size;
+    }
     rp->rep->torn = true;
     rp->rep->torn_offset = x;
-    rp->rep->bytes_truncated = e - x;
+    if (fill_end == 0) {
+        rp->rep->bytes_truncated = e - x;
+        fill_end = e;
+    }
     {
         size_t n = strlen(path);
         if (n >= sizeof rp->rep->torn_path)
@@ -211,7 +270,7 @@ static cairn_status bad_record(replay *rp, const char *path, bool is_last, uint6
         rp->rep->torn_path[n] = '\0';
     }
     if (!rp->read_only) {
-        st = zero_fill(rp, path, x, e, err);
+        st = zero_fill(rp, path, x, fill_end, err);
         if (st != CAIRN_OK)
             return st;
         rp->rep->repaired = true;
@@ -244,7 +303,7 @@ static cairn_status replay_segment(replay *rp, const char *path, bool is_last,
                 return st;
             if (zero)
                 break;
-            return bad_record(rp, path, is_last, off, "truncated length field", endp, err);
+            return bad_record(rp, path, is_last, off, prev_version, "truncated length field", endp, err);
         }
         st = rd_get(r, off, 4, &b, err);
         if (st != CAIRN_OK)
@@ -256,18 +315,18 @@ static cairn_status replay_segment(replay *rp, const char *path, bool is_last,
                 return st;
             if (zero)
                 break;
-            return bad_record(rp, path, is_last, off, "zero length before more data", endp,
+            return bad_record(rp, path, is_last, off, prev_version, "zero length before more data", endp,
                               err);
         }
         if (len < WAL_RECORD_HEADER_SIZE || len > remain)
-            return bad_record(rp, path, is_last, off, "length out of range", endp, err);
+            return bad_record(rp, path, is_last, off, prev_version, "length out of range", endp, err);
         st = rd_get(r, off, len, &b, err);
         if (st != CAIRN_OK)
             return st;
         rp->n_ops = 0;
         st = wal_record_decode(b, len, &version, &rec_len, collect_op, rp);
         if (st == CAIRN_CORRUPT)
-            return bad_record(rp, path, is_last, off, "checksum or structure mismatch", endp,
+            return bad_record(rp, path, is_last, off, prev_version, "checksum or structure mismatch", endp,
                               err);
         if (st != CAIRN_OK)
             return wal_err_set(err, st, "replay %s at offset %" PRIu64 ": out of memory", path,

@@ -54,7 +54,8 @@ size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size
         return 0;
     wal_put_u32(buf, (uint32_t)len);
     wal_put_u64(buf + 12, version);
-    wal_put_u32(buf + 20, (uint32_t)n);
+    wal_put_u64(buf + 20, 0); /* synced_version: stamped by wal_append */
+    wal_put_u32(buf + 28, (uint32_t)n);
     p = buf + WAL_RECORD_HEADER_SIZE;
     for (size_t i = 0; i < n; i++) {
         const wal_op *op = &ops[i];
@@ -83,6 +84,18 @@ size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size
 uint64_t wal_record_version(const uint8_t *buf)
 {
     return wal_get_u64(buf + 12);
+}
+
+uint64_t wal_record_synced_version(const uint8_t *buf)
+{
+    return wal_get_u64(buf + 20);
+}
+
+void wal_record_stamp_synced(uint8_t *buf, uint64_t synced_version)
+{
+    uint32_t len = wal_get_u32(buf);
+    wal_put_u64(buf + 20, synced_version);
+    wal_put_u64(buf + 4, XXH3_64bits(buf + 12, len - 12));
 }
 
 /*
@@ -140,7 +153,7 @@ cairn_status wal_record_decode(const uint8_t *buf, size_t avail, uint64_t *versi
         return CAIRN_CORRUPT;
     if (wal_get_u64(buf + 4) != XXH3_64bits(buf + 12, len - 12))
         return CAIRN_CORRUPT;
-    count = wal_get_u32(buf + 20);
+    count = wal_get_u32(buf + 28);
 
     /* Pass 1: the whole record must be well formed before anyone sees it. */
     pos = WAL_RECORD_HEADER_SIZE;

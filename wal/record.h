@@ -27,8 +27,9 @@
 #define WAL_OP_PUT_EXPIRING 2u
 #define WAL_OP_DELETE 3u
 
-/* Bytes before the first op: len, checksum, commit_version, op_count. */
-#define WAL_RECORD_HEADER_SIZE 24u
+/* Bytes before the first op: len, checksum, commit_version,
+ * synced_version, op_count. */
+#define WAL_RECORD_HEADER_SIZE 32u
 /* Longest key a record may carry (1024 user bytes + 17-byte run/tag prefix). */
 #define WAL_KEY_MAX 1041u
 /* Longest value a record may carry (CAIRN_VALUE_MAX_LIMIT). */
@@ -75,6 +76,15 @@ size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size
 
 /* The commit version of an encoded record at `buf` (no validation). */
 uint64_t wal_record_version(const uint8_t *buf);
+
+/* The synced_version field of a valid record: the newest commit version
+ * that was known fdatasynced when the record was appended.  Recovery uses
+ * it to tell an unsynced torn tail from damage to synced data. */
+uint64_t wal_record_synced_version(const uint8_t *buf);
+
+/* Sets the synced_version field of the encoded record `buf` and
+ * recomputes its checksum. */
+void wal_record_stamp_synced(uint8_t *buf, uint64_t synced_version);
 
 /*
  * Decodes the record at the start of `buf[0..avail)`.

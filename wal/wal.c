@@ -49,6 +49,9 @@ struct wal {
     byte_buf buf, iobuf;
     bool io_active, poisoned, closing, flusher_idle;
     uint64_t appended_lsn, written_lsn, synced_lsn, last_version;
+    /* Newest commit version known fdatasynced (0 until the first sync after
+     * open); stamped into every appended record, see wal_record_stamp_synced. */
+    uint64_t synced_version;
 
     seg_info *segs; /* every live segment, ascending; the current one last */
     size_t n_segs, cap_segs;
@@ -110,7 +113,7 @@ static cairn_status segs_push(wal *w, uint64_t no, uint64_t bytes, uint64_t prev
 static cairn_status lead_io_locked(wal *w, bool sync)
 {
     byte_buf tmp = w->iobuf;
-    uint64_t off = w->buf_off, target = w->appended_lsn;
+    uint64_t off = w->buf_off, target = w->appended_lsn, target_version = w->last_version;
     wal_file *f = w->cur;
     cairn_status st = CAIRN_OK;
     bool wrote;
@@ -140,8 +143,10 @@ static cairn_status lead_io_locked(wal *w, bool sync)
         poison_locked(w, &e);
     } else {
         w->written_lsn = target;
-        if (sync)
+        if (sync) {
             w->synced_lsn = target;
+            w->synced_version = target_version;
+        }
     }
     pthread_cond_broadcast(&w->io_cond);
     return st;
@@ -501,6 +506,7 @@ cairn_status wal_append(wal *w, const uint8_t *rec, size_t len, uint64_t *lsnp)
         w->buf.cap = cap;
     }
     memcpy(w->buf.p + w->buf.len, rec, len);
+    wal_record_stamp_synced(w->buf.p + w->buf.len, w->synced_version);
     w->buf.len += len;
     w->seg_off += len;
     w->appended_lsn += len;

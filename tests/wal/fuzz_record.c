@@ -46,14 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* ops delivered from a record that did not validate */
         return 0;
     }
-    if (len > size || c.n != wal_get_u32(data + 20))
+    if (len > size || c.n != wal_get_u32(data + 28))
         abort();
     if (c.n <= 64) {
         uint8_t *again = malloc(len);
         if (again == NULL)
             return 0;
-        if (wal_record_size(c.ops, c.n) != len || wal_record_encode(again, version, c.ops, c.n) != len ||
-            memcmp(again, data, len) != 0)
+        if (wal_record_size(c.ops, c.n) != len || wal_record_encode(again, version, c.ops, c.n) != len)
+            abort();
+        wal_record_stamp_synced(again, wal_record_synced_version(data));
+        if (memcmp(again, data, len) != 0)
             abort();
         free(again);
     }

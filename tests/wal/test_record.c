@@ -66,7 +66,7 @@ Test(record, round_trip_preserves_every_field)
     uint64_t version = 0;
     seen s = {0};
 
-    cr_assert_eq(len, 24 + (7 + 20 + 10) + (15 + 5 + 3) + (3 + 5));
+    cr_assert_eq(len, WAL_RECORD_HEADER_SIZE + (7 + 20 + 10) + (15 + 5 + 3) + (3 + 5));
     cr_assert_eq(wal_get_u32(buf), len, "length field is little-endian total length");
     cr_assert_eq(wal_record_decode(buf, len, &version, &rec_len, remember, &s), CAIRN_OK);
     cr_assert_eq(version, 42);
@@ -158,13 +158,13 @@ Test(record, op_count_mismatch_is_corrupt)
     size_t len = 0;
     uint8_t *buf = encode_three(&len);
 
-    wal_put_u32(buf + 20, 2); /* fewer ops than bytes */
+    wal_put_u32(buf + 28, 2); /* fewer ops than bytes */
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
-    wal_put_u32(buf + 20, 4); /* more ops than bytes */
+    wal_put_u32(buf + 28, 4); /* more ops than bytes */
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
-    wal_put_u32(buf + 20, 0xffffffffu);
+    wal_put_u32(buf + 28, 0xffffffffu);
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
     free(buf);
@@ -175,10 +175,10 @@ Test(record, unknown_op_type_is_corrupt)
     size_t len = 0;
     uint8_t *buf = encode_three(&len);
 
-    buf[24] = 9;
+    buf[32] = 9;
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
-    buf[24] = 0;
+    buf[32] = 0;
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
     free(buf);
@@ -189,7 +189,7 @@ Test(record, key_length_past_record_is_corrupt)
     size_t len = 0;
     uint8_t *buf = encode_three(&len);
 
-    wal_put_u16(buf + 25, 1000); /* first op's key runs past the record */
+    wal_put_u16(buf + 33, 1000); /* first op's key runs past the record */
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
     free(buf);
@@ -200,7 +200,7 @@ Test(record, value_length_past_record_is_corrupt)
     size_t len = 0;
     uint8_t *buf = encode_three(&len);
 
-    wal_put_u32(buf + 27, 11); /* one byte more than the value has */
+    wal_put_u32(buf + 35, 11); /* one byte more than the value has */
     reseal(buf, len);
     cr_assert_eq(wal_record_decode(buf, len, NULL, NULL, NULL, NULL), CAIRN_CORRUPT);
     free(buf);
@@ -215,11 +215,11 @@ static uint8_t *raw_put(uint32_t key_len, uint32_t claimed_value_len, size_t *le
 
     wal_put_u32(buf, (uint32_t)len);
     wal_put_u64(buf + 12, 1);
-    wal_put_u32(buf + 20, 1);
-    buf[24] = WAL_OP_PUT;
-    wal_put_u16(buf + 25, (uint16_t)key_len);
-    wal_put_u32(buf + 27, claimed_value_len);
-    memset(buf + 31, 'k', key_len);
+    wal_put_u32(buf + 28, 1);
+    buf[32] = WAL_OP_PUT;
+    wal_put_u16(buf + 33, (uint16_t)key_len);
+    wal_put_u32(buf + 35, claimed_value_len);
+    memset(buf + 39, 'k', key_len);
     reseal(buf, len);
     *lenp = len;
     return buf;
