@@ -19,6 +19,7 @@
  * refused with CAIRN_IO; what was acknowledged stays acknowledged.
  */
 #include <errno.h>
+#include <sched.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,6 +512,59 @@ static void wake_checkpointer(cairn_db *db)
     pthread_mutex_unlock(&db->ckpt_wake_lock);
 }
 
+/* Spins, then yields, before sleeping on publish_cv: the commit ahead
+ * usually publishes within microseconds, and a futex sleep and wake costs
+ * more; yielding lets it run when threads outnumber cores. */
+#define PUBLISH_SPINS 200
+#define PUBLISH_YIELDS 64
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Makes version `ver` visible once `ver - 1` is.  Only the committer of
+ * `ver` stores it, so a plain store suffices.  Sleepers register in
+ * publish_waiters under publish_lock before their last check, and a
+ * publisher loads the count after its store (both seq_cst), so a wake-up is
+ * never lost and a publisher without sleepers takes no lock.
+ */
+static cairn_status publish(cairn_txn *t, uint64_t ver)
+{
+    cairn_db *db = t->db;
+    for (int i = 0; i < PUBLISH_SPINS + PUBLISH_YIELDS && atomic_load(&db->visible) != ver - 1; i++) {
+        if (atomic_load_explicit(&db->poisoned, memory_order_relaxed))
+            break;
+        if (i < PUBLISH_SPINS)
+            cpu_relax();
+        else
+            sched_yield(); /* the commit ahead may need this core */
+    }
+    if (atomic_load(&db->visible) != ver - 1) {
+        pthread_mutex_lock(&db->publish_lock);
+        atomic_fetch_add(&db->publish_waiters, 1);
+        while (atomic_load(&db->visible) != ver - 1 && !atomic_load(&db->poisoned))
+            pthread_cond_wait(&db->publish_cv, &db->publish_lock);
+        atomic_fetch_sub(&db->publish_waiters, 1);
+        pthread_mutex_unlock(&db->publish_lock);
+    }
+    if (atomic_load(&db->visible) != ver - 1)
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
+                       "an earlier commit failed to reach the WAL; the database refuses further writes");
+    atomic_store(&db->visible, ver);
+    if (atomic_load(&db->publish_waiters)) {
+        pthread_mutex_lock(&db->publish_lock);
+        pthread_cond_broadcast(&db->publish_cv);
+        pthread_mutex_unlock(&db->publish_lock);
+    }
+    return CAIRN_OK;
+}
+
 cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn)
 {
     cairn_db *db = t->db;
@@ -524,20 +578,12 @@ cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn)
         atomic_store(&db->poisoned, true);
         st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
                      "the commit could not be made durable (%s); the database refuses further writes", msg);
-    }
-    pthread_mutex_lock(&db->publish_lock);
-    while (st == CAIRN_OK && atomic_load_explicit(&db->visible, memory_order_relaxed) != ver - 1) {
-        if (atomic_load(&db->poisoned)) {
-            st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
-                         "an earlier commit failed to reach the WAL; the database refuses further writes");
-            break;
-        }
-        pthread_cond_wait(&db->publish_cv, &db->publish_lock);
+        pthread_mutex_lock(&db->publish_lock); /* release commits waiting behind this one */
+        pthread_cond_broadcast(&db->publish_cv);
+        pthread_mutex_unlock(&db->publish_lock);
     }
     if (st == CAIRN_OK)
-        atomic_store_explicit(&db->visible, ver, memory_order_release);
-    pthread_cond_broadcast(&db->publish_cv);
-    pthread_mutex_unlock(&db->publish_lock);
+        st = publish(t, ver);
     if (st == CAIRN_OK &&
         atomic_fetch_add_explicit(&db->commits_since_check, 1, memory_order_relaxed) % CKPT_CHECK_EVERY == 0)
         wake_checkpointer(db);
