@@ -221,14 +221,6 @@ cairn_status cairn_db_stats(cairn_db *db, cairn_stats *statsp)
     return CAIRN_OK;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 cairn_status cairn_run_id_generate(cairn_db *db, cairn_run_id *idp)
 {
     if (db == NULL || idp == NULL)
@@ -248,7 +240,7 @@ cairn_status cairn_run_id_generate(cairn_db *db, cairn_run_id *idp)
     }
     uint64_t ms = (uint64_t)db->id_last_ms;
     uint32_t counter = db->id_counter;
-    uint64_t r = splitmix(&db->id_rng);
+    uint64_t r = splitmix64(&db->id_rng);
     pthread_mutex_unlock(&db->id_lock);
 
     uint8_t *b = idp->bytes;

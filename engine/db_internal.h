@@ -145,6 +145,15 @@ struct cairn_txn {
     char errmsg[ERRMSG_CAP];
 };
 
+/* One step of splitmix64: run-id randomness and backoff jitter. */
+static inline uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* Sets the database-level error message; returns `status`. */
 cairn_status db_error(cairn_db *db, cairn_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

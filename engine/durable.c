@@ -294,16 +294,22 @@ static cairn_status load_checkpoint(cairn_db *db, wal_err *err)
 
 static void *checkpoint_thread(void *arg);
 
+/* Stops the automatic checkpoint thread (waiting for a running checkpoint). */
+static void stop_checkpointer(cairn_db *db)
+{
+    if (!db->ckpt_thread_started)
+        return;
+    pthread_mutex_lock(&db->ckpt_wake_lock);
+    db->ckpt_stop = true;
+    pthread_cond_signal(&db->ckpt_wake);
+    pthread_mutex_unlock(&db->ckpt_wake_lock);
+    pthread_join(db->ckpt_thread, NULL);
+    db->ckpt_thread_started = false;
+}
+
 static void durable_release(cairn_db *db)
 {
-    if (db->ckpt_thread_started) {
-        pthread_mutex_lock(&db->ckpt_wake_lock);
-        db->ckpt_stop = true;
-        pthread_cond_signal(&db->ckpt_wake);
-        pthread_mutex_unlock(&db->ckpt_wake_lock);
-        pthread_join(db->ckpt_thread, NULL);
-        db->ckpt_thread_started = false;
-    }
+    stop_checkpointer(db);
     wal_fs_unlock(db->lock);
     db->lock = NULL;
     if (db->own_fs)
@@ -436,21 +442,11 @@ fail:
 cairn_status durable_close(cairn_db *db)
 {
     cairn_status st = CAIRN_OK;
-    if (db->ckpt_thread_started) {
-        pthread_mutex_lock(&db->ckpt_wake_lock);
-        db->ckpt_stop = true;
-        pthread_cond_signal(&db->ckpt_wake);
-        pthread_mutex_unlock(&db->ckpt_wake_lock);
-        pthread_join(db->ckpt_thread, NULL);
-        db->ckpt_thread_started = false;
-    }
+    stop_checkpointer(db); /* a checkpoint removes WAL segments: before wal_close */
     if (db->log) {
-        char msg[WAL_ERR_MAX];
         st = wal_close(db->log);
-        if (st != CAIRN_OK) {
-            snprintf(msg, sizeof msg, "cairn_db_close: the WAL could not be synced at close");
-            db_error(db, st, "%s", msg);
-        }
+        if (st != CAIRN_OK)
+            db_error(db, st, "cairn_db_close: the WAL could not be synced at close");
         db->log = NULL;
     }
     durable_release(db);

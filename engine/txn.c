@@ -712,15 +712,6 @@ const char *cairn_txn_errmsg(const cairn_txn *txn)
     return txn ? txn->errmsg : "transaction handle is NULL";
 }
 
-/* splitmix64 step, for backoff jitter. */
-static uint64_t mix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static void backoff(const cairn_db *db, uint32_t attempt, uint64_t *rng)
 {
     uint64_t lo = db->opts.retry_backoff_min_us, hi = db->opts.retry_backoff_max_us;
@@ -731,7 +722,7 @@ static void backoff(const cairn_db *db, uint32_t attempt, uint64_t *rng)
         d = hi;
     if (d == 0)
         return;
-    d = d / 2 + mix64(rng) % (d / 2 + 1);
+    d = d / 2 + splitmix64(rng) % (d / 2 + 1);
     struct timespec ts = {(time_t)(d / 1000000), (long)(d % 1000000) * 1000};
     nanosleep(&ts, NULL);
 }
