@@ -19,6 +19,7 @@ extern const bench_workload bench_wl_ycsb_d;
 extern const bench_workload bench_wl_ycsb_e;
 extern const bench_workload bench_wl_ycsb_f;
 extern const bench_workload bench_wl_recovery;
+extern const bench_workload bench_wl_checkpoint;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -34,6 +35,7 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_ycsb_d,
     &bench_wl_ycsb_e,
     &bench_wl_recovery,
+    &bench_wl_checkpoint,
     NULL,
 };
 
