@@ -144,7 +144,7 @@ int64_t cairn_db_now_us(cairn_db *db);
 typedef struct cairn_stats {
     uint64_t visible_version;     /* newest commit version readers can see */
     uint64_t commits;             /* read-write transactions committed */
-    uint64_t read_only_commits;   /* read-only transactions finished */
+    uint64_t read_only_commits;   /* transactions committed without writes (read-only or not) */
     uint64_t conflicts;           /* commits refused with CAIRN_CONFLICT */
     uint64_t aborts;              /* transactions aborted by the caller */
     uint64_t keys;                /* keys in the index, tombstoned ones included */
