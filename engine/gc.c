@@ -109,9 +109,9 @@ void gc_step(cairn_db *db, size_t budget)
     if (q->n) {
         uint64_t min_snap = snapreg_min(&db->snaps,
                                         atomic_load_explicit(&db->visible, memory_order_acquire));
-        size_t todo = q->n < budget ? q->n : budget;
+        size_t batch = q->n < budget ? q->n : budget;
         bool unlinked = false;
-        for (size_t i = 0; i < todo; i++) {
+        for (size_t i = 0; i < batch; i++) {
             node *n = dequeue(q);
             prune(db, n, min_snap);
             version *h = atomic_load_explicit(&n->head, memory_order_relaxed);
