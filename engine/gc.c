@@ -87,14 +87,6 @@ void gc_install(cairn_db *db, node *n, version *v, uint64_t min_snap)
         gc_enqueue(db, n);
 }
 
-/* Frees an unlinked node together with its remaining versions. */
-static void free_node(void *p)
-{
-    node *n = p;
-    version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
-    free(n);
-}
-
 void gc_retire(void *ctx, void *ptr, void (*free_fn)(void *))
 {
     cairn_db *db = ctx;
@@ -118,8 +110,8 @@ void gc_step(cairn_db *db, size_t budget)
             if ((h->flags & VERSION_TOMBSTONE) && h->ver <= min_snap &&
                 atomic_load_explicit(&h->older, memory_order_relaxed) == NULL &&
                 retire_reserve(&db->retired, 1) == 0) {
-                index_unlink(&db->ix, n);
-                retire_add(&db->retired, n, free_node, db->assigned);
+                if (index_unlink(&db->ix, n))
+                    retire_add(&db->retired, n, index_free_node, db->assigned);
                 unlinked = true;
                 atomic_fetch_sub_explicit(&db->st_keys, 1, memory_order_relaxed);
                 atomic_fetch_sub_explicit(&db->st_versions, 1, memory_order_relaxed);

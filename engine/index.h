@@ -2,16 +2,22 @@
  * index.h - the ordered multi-version in-memory index.
  *
  * Keys live in nodes; each node carries a newest-first chain of versions.
- * Two structures reach the same nodes:
- *   - a skiplist, for ordered range scans (seek + walk level 0);
- *   - an open-addressing hash table, for point reads in two or three cache
- *     lines instead of a skiplist walk's ~20 dependent misses.
+ * Three structures reach the same nodes:
+ *   - a singly linked list in key order, which range scans walk;
+ *   - a B+-tree over the list, for seeks and for finding an insert's place
+ *     in about one cache miss (its inner nodes stay in cache); leaves hold
+ *     4-byte key heads taken after the leaf's common prefix, so most
+ *     comparisons never touch a node;
+ *   - an open-addressing hash table, for point reads in two cache lines.
  *
  * Concurrency: exactly one writer at a time (the engine's commit lock),
  * any number of lock-free readers.  Writers publish with release stores,
- * readers load with acquire.  Memory a reader might still be looking at
- * (unlinked nodes, replaced hash tables) is handed to the caller through a
- * retire callback instead of being freed; see snapshots.h.
+ * readers load with acquire.  Tree nodes carry a sequence number that is
+ * odd while the writer changes them; a reader validates it after reading
+ * and starts over when it moved (optimistic lock coupling).  Memory a
+ * reader might still be looking at (unlinked nodes, replaced hash tables,
+ * tree nodes) is handed to the caller through a retire callback instead of
+ * being freed; see snapshots.h.
  */
 #ifndef CAIRN_ENGINE_INDEX_H
 #define CAIRN_ENGINE_INDEX_H
@@ -59,20 +65,24 @@ static inline int64_t version_expiry(const version *v)
     return e;
 }
 
+#define NODE_SEPARATOR 1u  /* a tree leaf's low fence key (writer only) */
+#define NODE_UNLINKED 2u   /* out of the list, the tree and the table */
+
 /* A key.  Its hash is not stored (recomputed on the rare table rebuild or
  * unlink): 8 bytes per key matter at millions of keys. */
 typedef struct node {
     _Atomic(version *) head;           /* newest version */
+    _Atomic(struct node *) next;       /* next key in order, or NULL */
     uint16_t keylen;
-    uint8_t height;                    /* levels in next[] */
     uint8_t queued;                    /* on the reclaim queue (writer only) */
+    uint8_t flags;                     /* NODE_* (writer only) */
     uint32_t pad;
-    _Atomic(struct node *) next[];     /* height pointers, then the key bytes */
+    uint8_t key[];                     /* keylen bytes, then maybe a version */
 } node;
 
 static inline const uint8_t *node_key(const node *n)
 {
-    return (const uint8_t *)&n->next[n->height];
+    return n->key;
 }
 
 /* Allocates a version holding `len` value bytes (uninitialised). */
@@ -84,17 +94,24 @@ void version_free(version *v);
 void version_free_chain(version *v);
 
 typedef struct htab htab;
+typedef struct btnode btnode;
+
+#define INDEX_MAX_LEVELS 16
 
 /* Called with memory that must outlive current readers. */
 typedef void (*index_retire_fn)(void *ctx, void *ptr, void (*free_fn)(void *));
 
 typedef struct mvindex {
-    node *head;                        /* skiplist sentinel */
+    node *head;                        /* list sentinel (no key) */
+    _Atomic(btnode *) root;
     _Atomic(htab *) table;
     uint64_t live;                     /* nodes linked in (writer only) */
     uint64_t tombs;                    /* deleted hash slots (writer only) */
-    _Atomic uint32_t height;           /* current max level (read by readers) */
-    uint64_t rng;                      /* level generator state (writer only) */
+    /* writer only: */
+    uint32_t height;                   /* tree levels; 1 = the root is a leaf */
+    uint64_t per_level[INDEX_MAX_LEVELS]; /* tree nodes per level, leaves at 0 */
+    btnode *spare_leaves, *spare_inners;  /* allocated by index_reserve() */
+    uint64_t n_spare_leaves, n_spare_inners;
     index_retire_fn retire;
     void *retire_ctx;
 } mvindex;
@@ -106,6 +123,9 @@ int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx);
 /* Frees every node, version and table (no readers may remain). */
 void index_destroy(mvindex *ix);
 
+/* Starts loading the hash slot of `hash`, for a lookup soon after. */
+void index_prefetch(const mvindex *ix, uint64_t hash);
+
 /* Point lookup (lock-free).  `hash` from index_hash(). */
 node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash);
 
@@ -115,12 +135,14 @@ node *index_seek(const mvindex *ix, const uint8_t *key, size_t len);
 /* First node of the index; NULL when empty. */
 static inline node *index_first(const mvindex *ix)
 {
-    return atomic_load_explicit(&ix->head->next[0], memory_order_acquire);
+    return atomic_load_explicit(&ix->head->next, memory_order_acquire);
 }
 
+/* The node after `n` in key order.  An unlinked node still leads forward,
+ * so a reader standing on one keeps going. */
 static inline node *index_next(const node *n)
 {
-    return atomic_load_explicit(&((node *)n)->next[0], memory_order_acquire);
+    return atomic_load_explicit(&((node *)n)->next, memory_order_acquire);
 }
 
 /* Writer: allocates an unlinked node for `key` (NULL when memory runs out
@@ -139,9 +161,19 @@ int index_reserve(mvindex *ix, uint64_t extra);
  * (hash from index_hash()) with `v` as its head.  Cannot fail after index_reserve(). */
 void index_link(mvindex *ix, node *n, uint64_t hash, version *v);
 
-/* Writer: unlinks `n` from the skiplist and the hash table.  The caller
- * retires the node. */
-void index_unlink(mvindex *ix, node *n);
+/* Writer: unlinks `n` from the list, the tree and the hash table.  Returns
+ * true when the caller must retire the node (with index_free_node); false
+ * when the tree still uses its key as a separator and retires it itself
+ * once it no longer does. */
+bool index_unlink(mvindex *ix, node *n);
+
+/* Checks every structural invariant of the list, tree and hash table
+ * (writer side, or with writers stopped).  false with a message in `err`
+ * on the first violation. */
+bool index_check(const mvindex *ix, char *err, size_t cap);
+
+/* Frees a node and its versions (a retire callback's free function). */
+void index_free_node(void *n);
 
 /* Bytewise key comparison, shorter first on a common prefix. */
 static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)

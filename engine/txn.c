@@ -339,6 +339,7 @@ static cairn_status buffer_write(cairn_txn *t, const cairn_key *key, version *v)
 {
     cairn_db *db = t->db;
     uint64_t hash = index_hash(key->bytes, key->len);
+    index_prefetch(&db->ix, hash); /* commit looks the key up */
     long w = t->nops ? txn_find_write(t, key->bytes, key->len, hash) : -1;
     uint64_t add = version_value(v).len + (w < 0 ? key->len : 0);
     uint64_t sub = w >= 0 ? version_value(t->ops[w].v).len : 0;

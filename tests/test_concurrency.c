@@ -1017,6 +1017,184 @@ static bool scenario_churn(char *err, size_t cap)
     return failure_report(&c.fail, err, cap);
 }
 
+/* ---- the ordered index reshaped under readers ---------------------------------------- */
+
+/*
+ * A fixed background of keys b00000, b00007, ... fills the low half of the
+ * numbers; each round a writer inserts, in one transaction, every number
+ * n = w + 1 (mod 7) of a window that moves through the whole range, and
+ * deletes the same group in the next round.  In the empty high half this
+ * builds and removes whole leaves and inner nodes of the index; in the low
+ * half it splits leaves between background keys.  Readers scan from random
+ * points: keys come in ascending order, the background is complete, and
+ * each writer's group is all there or all gone.
+ */
+enum { TREE_WRITERS = 2, TREE_READERS = 2, TREE_SPAN = 21000, TREE_WINDOW = 420 };
+
+typedef struct treechurn {
+    cairn_db *db;
+    uint64_t rounds;
+    _Atomic int writers_left;
+    _Atomic uint64_t scans;
+    failure fail;
+} treechurn;
+
+typedef struct tree_arg {
+    treechurn *c;
+    int index;
+} tree_arg;
+
+static cairn_key tree_key(int n)
+{
+    return name_key("b%05d", n, 0);
+}
+
+static void *tree_writer(void *p)
+{
+    tree_arg *a = p;
+    treechurn *c = a->c;
+    uint64_t rng = 0x5EED0000u + (uint64_t)a->index;
+    int start = 0;
+    for (uint64_t r = 0; r < c->rounds && !failed(&c->fail); r++) {
+        if (r % 2 == 0) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            start = (int)((rng >> 33) % (TREE_SPAN - TREE_WINDOW));
+        }
+        cairn_txn *txn = NULL;
+        cairn_status st = cairn_txn_begin(c->db, NULL, &txn);
+        for (int n = start; n < start + TREE_WINDOW && st == CAIRN_OK; n++) {
+            if (n % 7 != a->index + 1)
+                continue;
+            cairn_key k = tree_key(n);
+            st = r % 2 == 0 ? cairn_txn_put(txn, &k, test_str("g")) : cairn_txn_delete(txn, &k);
+        }
+        if (st == CAIRN_OK)
+            st = cairn_txn_commit(txn);
+        if (st != CAIRN_OK)
+            failf(&c->fail, "tree writer %d round %llu: %s (%s)", a->index, (unsigned long long)r,
+                  cairn_status_name(st), txn ? cairn_txn_errmsg(txn) : "");
+        cairn_txn_free(txn);
+    }
+    atomic_fetch_sub(&c->writers_left, 1);
+    return NULL;
+}
+
+/* One scan from key number `from` to the end, checked. */
+static void tree_scan(treechurn *c, cairn_txn *txn, int from)
+{
+    cairn_key start = tree_key(from), end = tree_key(TREE_SPAN);
+    cairn_iter *it = NULL;
+    cairn_status st = cairn_txn_scan(txn, &start, &end, 0, &it);
+    if (st != CAIRN_OK) {
+        failf(&c->fail, "tree reader: scan gave %s", cairn_status_name(st));
+        return;
+    }
+    int last = -1, background = 0, group[TREE_WRITERS] = {0};
+    int gmin[TREE_WRITERS], gmax[TREE_WRITERS];
+    for (int w = 0; w < TREE_WRITERS; w++)
+        gmin[w] = INT32_MAX, gmax[w] = -1;
+    cairn_slice k, v;
+    size_t prefix = tree_key(0).len - 5;
+    while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
+        int n = 0;
+        for (size_t i = prefix; i < k.len; i++)
+            n = n * 10 + (((const uint8_t *)k.data)[i] - '0');
+        if (n <= last || n < from) {
+            failf(&c->fail, "scan from %d: key %d after %d", from, n, last);
+            break;
+        }
+        last = n;
+        if (n % 7 == 0) {
+            background++;
+        } else if (n % 7 <= TREE_WRITERS) {
+            int w = n % 7 - 1;
+            group[w]++;
+            gmin[w] = n < gmin[w] ? n : gmin[w];
+            gmax[w] = n;
+        } else {
+            failf(&c->fail, "scan from %d: stray key %d", from, n);
+            break;
+        }
+    }
+    cairn_iter_free(it);
+    if (st != CAIRN_DONE && !failed(&c->fail))
+        failf(&c->fail, "tree reader: iterator gave %s", cairn_status_name(st));
+    int want_bg = 0; /* multiples of 7 in [from, TREE_SPAN / 2) */
+    for (int n = from; n < TREE_SPAN / 2; n++)
+        want_bg += n % 7 == 0;
+    if (background != want_bg)
+        failf(&c->fail, "scan from %d saw %d background keys, not %d", from, background, want_bg);
+    for (int w = 0; w < TREE_WRITERS; w++) {
+        /* a group is one window: no gaps between its first and last key */
+        if (group[w] && group[w] != (gmax[w] - gmin[w]) / 7 + 1)
+            failf(&c->fail, "scan from %d: writer %d's group has holes (%d keys in %d..%d)", from, w,
+                  group[w], gmin[w], gmax[w]);
+    }
+}
+
+static void *tree_reader(void *p)
+{
+    treechurn *c = p;
+    uint64_t rng = 0xBEEF;
+    do {
+        cairn_txn *txn = NULL;
+        cairn_status st = begin_read_only(c->db, &txn);
+        if (st != CAIRN_OK) {
+            failf(&c->fail, "tree reader: begin gave %s", cairn_status_name(st));
+            break;
+        }
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        tree_scan(c, txn, (int)((rng >> 33) % TREE_SPAN));
+        if ((st = cairn_txn_commit(txn)) != CAIRN_OK)
+            failf(&c->fail, "tree reader: commit gave %s", cairn_status_name(st));
+        cairn_txn_free(txn);
+        atomic_fetch_add(&c->scans, 1);
+    } while (atomic_load(&c->writers_left) > 0 && !failed(&c->fail));
+    return NULL;
+}
+
+static bool scenario_tree_churn(char *err, size_t cap)
+{
+    static treechurn c;
+    memset(&c, 0, sizeof c);
+    failure_init(&c.fail);
+    c.db = open_for_contention(64);
+    c.rounds = scaled(3000, 100);
+    cairn_txn *txn = NULL;
+    HELPER_CHECK(cairn_txn_begin(c.db, NULL, &txn));
+    for (int n = 0; n < TREE_SPAN / 2; n += 7) {
+        cairn_key k = tree_key(n);
+        HELPER_CHECK(cairn_txn_put(txn, &k, test_str("bg")));
+    }
+    HELPER_CHECK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    atomic_store(&c.writers_left, TREE_WRITERS);
+
+    pthread_t writers[TREE_WRITERS], readers[TREE_READERS];
+    tree_arg args[TREE_WRITERS];
+    for (int i = 0; i < TREE_READERS; i++)
+        pthread_create(&readers[i], NULL, tree_reader, &c);
+    for (int i = 0; i < TREE_WRITERS; i++) {
+        args[i] = (tree_arg){&c, i};
+        pthread_create(&writers[i], NULL, tree_writer, &args[i]);
+    }
+    for (int i = 0; i < TREE_WRITERS; i++)
+        pthread_join(writers[i], NULL);
+    for (int i = 0; i < TREE_READERS; i++)
+        pthread_join(readers[i], NULL);
+    if (!failed(&c.fail)) {
+        if (test_stats(c.db).keys_reclaimed == 0)
+            failf(&c.fail, "no deleted key was ever reclaimed");
+        if (atomic_load(&c.scans) < TREE_READERS)
+            failf(&c.fail, "the readers never ran");
+        HELPER_CHECK(begin_read_only(c.db, &txn));
+        tree_scan(&c, txn, 0);
+        cairn_txn_free(txn);
+    }
+    test_close(c.db);
+    return failure_report(&c.fail, err, cap);
+}
+
 /* ---- run ids from many threads ------------------------------------------------------- */
 
 enum { ID_THREADS = 4 };
@@ -1267,6 +1445,8 @@ int main(void)
          scenario_blind_shared},
         {"concurrent_increments_through_db_run_lose_no_update", scenario_counter},
         {"groups_inserted_and_deleted_atomically_never_show_half_done", scenario_churn},
+        {"index_reshaped_under_readers_keeps_every_scan_ordered_and_whole",
+         scenario_tree_churn},
         {"run_ids_from_many_threads_are_distinct_and_increasing", scenario_run_ids},
         {"more_threads_than_transaction_slots_share_them_safely", scenario_slots},
         {"db_run_keeps_retrying_when_transaction_slots_are_scarce", scenario_scarce_slots},
@@ -1310,6 +1490,12 @@ Test(concurrency, concurrent_increments_through_db_run_lose_no_update)
 {
     char err[512] = "";
     cr_assert(scenario_counter(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, index_reshaped_under_readers_keeps_every_scan_ordered_and_whole)
+{
+    char err[512] = "";
+    cr_assert(scenario_tree_churn(err, sizeof err), "%s", err);
 }
 
 Test(concurrency, groups_inserted_and_deleted_atomically_never_show_half_done)
