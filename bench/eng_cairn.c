@@ -27,6 +27,9 @@ struct bench_thr {
     cairn_txn *rw, *ro;
     cairn_txn *cur;
     cairn_key key;
+    cairn_key keys[BENCH_MULTIGET_MAX];  /* get_many */
+    cairn_slice vals[BENCH_MULTIGET_MAX];
+    cairn_status sts[BENCH_MULTIGET_MAX];
     uint64_t sink; /* bytes read by scans, so they cannot be optimized away */
     char err[256];
 };
@@ -186,6 +189,25 @@ static bench_rc make_key(bench_thr *t, bench_bytes k)
     return s == CAIRN_OK ? BENCH_OK : fail(t, s, "cairn_key_make");
 }
 
+static bench_rc cairn_get_many(bench_thr *t, const bench_bytes *keys, size_t n, bench_bytes *vals,
+                               bool *found)
+{
+    for (size_t i = 0; i < n; i++) {
+        cairn_status s = cairn_key_make(&t->keys[i], &bench_run, CAIRN_TAG_KV,
+                                        cairn_slice_of(keys[i].data, keys[i].len));
+        if (s != CAIRN_OK)
+            return fail(t, s, "cairn_key_make");
+    }
+    cairn_status s = cairn_txn_get_many(t->cur, t->keys, n, t->vals, t->sts);
+    if (s != CAIRN_OK)
+        return fail(t, s, "cairn_txn_get_many");
+    for (size_t i = 0; i < n; i++) {
+        found[i] = t->sts[i] == CAIRN_OK;
+        vals[i] = bench_bytes_of(t->vals[i].data, t->vals[i].len);
+    }
+    return BENCH_OK;
+}
+
 static bench_rc cairn_get(bench_thr *t, bench_bytes k, bench_bytes *valp)
 {
     bench_rc rc = make_key(t, k);
@@ -270,6 +292,7 @@ const bench_engine bench_engine_cairn = {
     .thread_close = cairn_thread_close,
     .begin = cairn_begin,
     .get = cairn_get,
+    .get_many = cairn_get_many,
     .put = cairn_put,
     .scan = cairn_scan,
     .commit = cairn_commit,

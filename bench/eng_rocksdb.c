@@ -50,6 +50,8 @@ struct bench_thr {
     const rocksdb_snapshot_t *snap;
     rocksdb_transaction_t *txn;
     rocksdb_pinnableslice_t *pinned;
+    char *mvals[BENCH_MULTIGET_MAX];   /* get_many's values (malloc()ed by RocksDB) */
+    size_t nmvals;
     enum mode mode;
     uint64_t sink;
     char err[256];
@@ -167,6 +169,9 @@ static void unpin(bench_thr *t)
         rocksdb_pinnableslice_destroy(t->pinned);
         t->pinned = NULL;
     }
+    for (size_t i = 0; i < t->nmvals; i++)
+        rocksdb_free(t->mvals[i]);
+    t->nmvals = 0;
 }
 
 static void end_read(bench_thr *t)
@@ -181,6 +186,7 @@ static void end_read(bench_thr *t)
 
 static void rdb_thread_close(bench_thr *t)
 {
+    unpin(t);
     end_read(t);
     if (t->txn)
         rocksdb_transaction_destroy(t->txn);
@@ -211,6 +217,48 @@ static bench_rc rdb_begin(bench_thr *t, unsigned flags)
     }
     t->mode = RW;
     return BENCH_OK;
+}
+
+/* MultiGet: RocksDB's batched point lookup (one snapshot, one call). */
+static bench_rc rdb_get_many(bench_thr *t, const bench_bytes *keys, size_t n, bench_bytes *vals,
+                             bool *found)
+{
+    unpin(t);
+    const char *kp[BENCH_MULTIGET_MAX];
+    size_t kl[BENCH_MULTIGET_MAX], vl[BENCH_MULTIGET_MAX];
+    char *errs[BENCH_MULTIGET_MAX];
+    for (size_t i = 0; i < n; i++) {
+        kp[i] = (const char *)keys[i].data;
+        kl[i] = keys[i].len;
+    }
+    switch (t->mode) {
+    case RO_SINGLE:
+        rocksdb_multi_get(t->d->base, t->ropts, n, kp, kl, t->mvals, vl, errs);
+        break;
+    case RO_SNAP:
+        rocksdb_multi_get(t->d->base, t->ropts_snap, n, kp, kl, t->mvals, vl, errs);
+        break;
+    case RW:
+        rocksdb_transaction_multi_get(t->txn, t->ropts, n, kp, kl, t->mvals, vl, errs);
+        break;
+    default:
+        snprintf(t->err, sizeof t->err, "get_many outside a transaction");
+        return BENCH_ERROR;
+    }
+    t->nmvals = n;
+    bench_rc rc = BENCH_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (errs[i]) {
+            if (rc == BENCH_OK)
+                rc = take_err(t, errs[i], "multi_get");
+            else
+                rocksdb_free(errs[i]);
+            continue;
+        }
+        found[i] = t->mvals[i] != NULL;
+        vals[i] = bench_bytes_of(t->mvals[i], found[i] ? vl[i] : 0);
+    }
+    return rc;
 }
 
 static bench_rc rdb_get(bench_thr *t, bench_bytes k, bench_bytes *valp)
@@ -347,6 +395,7 @@ const bench_engine bench_engine_rocksdb = {
     .thread_close = rdb_thread_close,
     .begin = rdb_begin,
     .get = rdb_get,
+    .get_many = rdb_get_many,
     .put = rdb_put,
     .scan = rdb_scan,
     .commit = rdb_commit,

@@ -22,6 +22,9 @@
 
 #include "bench.h"
 
+/* Keys one get_many() call takes at most. */
+#define BENCH_MULTIGET_MAX 64
+
 typedef struct bench_db bench_db;   /* an adapter's database context */
 typedef struct bench_thr bench_thr; /* an adapter's per-thread context */
 
@@ -86,6 +89,12 @@ typedef struct bench_engine {
     bench_rc (*begin)(bench_thr *t, unsigned flags);
     /* BENCH_NOT_FOUND when absent; on BENCH_OK *valp borrows the value. */
     bench_rc (*get)(bench_thr *t, bench_bytes key, bench_bytes *valp);
+    /* Optional: `n` (<= BENCH_MULTIGET_MAX) point reads in one call, the
+     * engine's own batched read where it has one; found[i] tells whether
+     * keys[i] exists, vals[i] then borrows its value until the next call.
+     * NULL: the multiget workload calls get() n times instead. */
+    bench_rc (*get_many)(bench_thr *t, const bench_bytes *keys, size_t n, bench_bytes *vals,
+                         bool *found);
     bench_rc (*put)(bench_thr *t, bench_bytes key, bench_bytes val);
     /* Reads up to `n` pairs in ascending key order from the first key
      * >= `start`, touching every value, and stores how many in *gotp. */

@@ -223,7 +223,7 @@ static void run_threads(bench_cell *cell, bench_result *res)
             snprintf(res->msg, sizeof res->msg, "%s", w->t.err[0] ? w->t.err : "failed");
         }
         hist_merge(all, &w->hist);
-        res->ops += w->ops;
+        res->ops += w->ops * (cell->wl->items ? cell->wl->items : 1);
         res->conflicts += w->t.conflicts;
         res->misses += w->t.misses;
         if (w->start_ns && w->start_ns < start)

@@ -120,6 +120,9 @@ typedef struct bench_workload {
     const char *name;
     const char *summary;
     unsigned flags;
+    /* Reads or writes one op() makes, when more than one (0 = 1): ops/s
+     * counts them, the latency columns stay per op() call. */
+    unsigned items;
     /* One measured operation (usually one transaction). */
     bench_rc (*op)(bench_thread *t);
     /* Optional: called once per thread after the last op(). */

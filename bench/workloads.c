@@ -11,6 +11,7 @@
 
 extern const bench_workload bench_wl_put;
 extern const bench_workload bench_wl_get;
+extern const bench_workload bench_wl_multiget;
 extern const bench_workload bench_wl_scan;
 extern const bench_workload bench_wl_ycsb_a;
 extern const bench_workload bench_wl_ycsb_b;
@@ -27,6 +28,7 @@ extern const bench_workload bench_wl_checkpoint;
 const bench_workload *const bench_workloads[] = {
     &bench_wl_put,
     &bench_wl_get,
+    &bench_wl_multiget,
     &bench_wl_scan,
     &bench_wl_ycsb_a,
     &bench_wl_ycsb_b,

@@ -237,4 +237,13 @@ void txn_destroy_all(cairn_db *db);
 /* Frees every iterator of a handle (restart, free, close). */
 void iter_free_all(cairn_txn *t);
 
+/* Adds `d` to a counter that only the commit-lock holder (or a single-
+ * threaded open) changes: a plain load and store.  A locked read-modify-
+ * write there would wait for every store of the commit to drain first. */
+static inline void stat_add_locked(_Atomic uint64_t *c, int64_t d)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)d,
+                          memory_order_relaxed);
+}
+
 #endif

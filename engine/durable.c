@@ -162,7 +162,7 @@ int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v)
     node *n = index_get(&db->ix, key, klen, hash);
     if (n) {
         gc_install(db, n, v, v->ver);
-        atomic_fetch_add_explicit(&db->st_versions, 1, memory_order_relaxed);
+        stat_add_locked(&db->st_versions, (int64_t)1);
         return 0;
     }
     if (v->flags & VERSION_TOMBSTONE) {
@@ -172,7 +172,8 @@ int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v)
     version *embedded;
     n = index_node_new(&db->ix, key, klen, v, &embedded);
     if (n == NULL || index_reserve(&db->ix, 1) != 0) {
-        free(n);
+        if (n)
+            index_free_node(n);
         version_free(v);
         return -1;
     }
@@ -181,8 +182,8 @@ int store_install(cairn_db *db, const uint8_t *key, size_t klen, version *v)
         v = embedded;
     }
     index_link(&db->ix, n, hash, v);
-    atomic_fetch_add_explicit(&db->st_keys, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->st_versions, 1, memory_order_relaxed);
+    stat_add_locked(&db->st_keys, (int64_t)1);
+    stat_add_locked(&db->st_versions, (int64_t)1);
     return 0;
 }
 
@@ -245,10 +246,10 @@ static cairn_status replay_record(void *ctx, uint64_t ver, const wal_op *ops, si
 /* Empties the index (a checkpoint failed half-way through loading). */
 static cairn_status reset_index(cairn_db *db)
 {
+    gc_destroy(db); /* retired nodes live in the index's heap: first */
     index_destroy(&db->ix);
     atomic_store(&db->st_keys, 0);
     atomic_store(&db->st_versions, 0);
-    gc_destroy(db);
     if (index_init(&db->ix, gc_retire, db) != 0)
         return CAIRN_NO_MEMORY;
     return CAIRN_OK;

@@ -34,8 +34,8 @@ static void prune(cairn_db *db, node *n, uint64_t min_snap)
         freed++;
         cut = older;
     }
-    atomic_fetch_sub_explicit(&db->st_versions, freed, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->st_versions_reclaimed, freed, memory_order_relaxed);
+    stat_add_locked(&db->st_versions, -(int64_t)freed);
+    stat_add_locked(&db->st_versions_reclaimed, (int64_t)freed);
 }
 
 /* Whether a node still holds something a future prune or unlink can free. */
@@ -113,10 +113,10 @@ void gc_step(cairn_db *db, size_t budget)
                 if (index_unlink(&db->ix, n))
                     retire_add(&db->retired, n, index_free_node, db->assigned);
                 unlinked = true;
-                atomic_fetch_sub_explicit(&db->st_keys, 1, memory_order_relaxed);
-                atomic_fetch_sub_explicit(&db->st_versions, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&db->st_keys_reclaimed, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&db->st_versions_reclaimed, 1, memory_order_relaxed);
+                stat_add_locked(&db->st_keys, -(int64_t)1);
+                stat_add_locked(&db->st_versions, -(int64_t)1);
+                stat_add_locked(&db->st_keys_reclaimed, (int64_t)1);
+                stat_add_locked(&db->st_versions_reclaimed, (int64_t)1);
             } else if (has_garbage(n)) {
                 gc_enqueue(db, n);
             }

@@ -152,26 +152,128 @@ node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash
 }
 
 
-/* ---- nodes ------------------------------------------------------------ */
+void index_get_batch(const mvindex *ix, const uint8_t *const *keys, const size_t *lens,
+                     const uint64_t *hashes, size_t n, node **out)
+{
+    const htab *t = LOAD(&((mvindex *)ix)->table);
+    for (size_t j = 0; j < n; j++)
+        __builtin_prefetch(&t->slots[hashes[j] & t->mask]);
+    /* the first slot whose tag matches is almost always the key's node */
+    for (size_t j = 0; j < n; j++) {
+        uint64_t tag = hashes[j] >> PTR_BITS;
+        for (uint64_t i = hashes[j] & t->mask;; i = (i + 1) & t->mask) {
+            uint64_t s = LOAD(&((htab *)t)->slots[i]);
+            if (s == SLOT_EMPTY)
+                break;
+            if (s != SLOT_TOMB && (s >> PTR_BITS) == tag) {
+                const uint8_t *p = (const uint8_t *)slot_node(s);
+                __builtin_prefetch(p);
+                __builtin_prefetch(p + 64);
+                break;
+            }
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        out[j] = index_get(ix, keys[j], lens[j], hashes[j]);
+}
+
+/* ---- nodes and the node heap ------------------------------------------
+ *
+ * Nodes come from 2 MiB slabs, carved at 8-byte granularity with no
+ * per-allocation header, and freed nodes wait on a free list per size.
+ * malloc() would add 8 to 23 bytes to every key; at millions of keys that
+ * is the difference between fitting a memory budget and not.  A slab
+ * starts with a pointer to its heap, so a node finds its heap from its own
+ * address.  Only the writer allocates and frees nodes (retired nodes are
+ * freed under the commit lock too). */
+
+#define SLAB_BYTES (UINT64_C(2) << 20)
+#define HEAP_CLASSES 256u /* free lists for sizes 8 .. 2048 bytes */
+
+typedef struct slab {
+    nodeheap *heap;
+    struct slab *next;
+} slab;
+
+struct nodeheap {
+    slab *slabs;
+    uint8_t *bump, *end;               /* free space in the newest slab */
+    void *free[HEAP_CLASSES + 1];      /* by size / 8 */
+};
+
+#define SLAB_HEADER ((sizeof(slab) + 63u) & ~(size_t)63u)
+
+static void *heap_alloc(nodeheap *h, size_t size)
+{
+    size_t c = (size + 7u) / 8u;
+    if (h->free[c]) {
+        void *p = h->free[c];
+        h->free[c] = *(void **)p;
+        return p;
+    }
+    size = c * 8u;
+    if ((size_t)(h->end - h->bump) < size) {
+        slab *s = aligned_alloc(SLAB_BYTES, SLAB_BYTES);
+        if (s == NULL)
+            return NULL;
+        s->heap = h;
+        s->next = h->slabs;
+        h->slabs = s;
+        h->bump = (uint8_t *)s + SLAB_HEADER;
+        h->end = (uint8_t *)s + SLAB_BYTES;
+    }
+    void *p = h->bump;
+    h->bump += size;
+    return p;
+}
+
+static void heap_free(void *p, size_t size)
+{
+    nodeheap *h = ((slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1)))->heap;
+    size_t c = (size + 7u) / 8u;
+    *(void **)p = h->free[c];
+    h->free[c] = p;
+}
+
+static void heap_destroy(nodeheap *h)
+{
+    if (h == NULL)
+        return;
+    for (slab *s = h->slabs, *next; s; s = next) {
+        next = s->next;
+        free(s);
+    }
+    free(h);
+}
 
 /* Bytes of a node with a `len`-byte key, rounded up so an embedded version
  * after it is aligned. */
 static size_t node_size(size_t len)
 {
-    return (sizeof(node) + len + 7u) & ~(size_t)7u;
+    return (offsetof(node, key) + len + 7u) & ~(size_t)7u;
 }
 
-static node *node_alloc(const uint8_t *key, size_t len, size_t extra)
+/* All the bytes of `n`: key, and the embedded version if any. */
+static size_t node_bytes(const node *n)
 {
-    node *n = malloc(node_size(len) + extra);
+    size_t sz = node_size(n->keylen);
+    if (n->flags & NODE_EMBEDS)
+        sz += sizeof(version) + ((const version *)((const uint8_t *)n + sz))->len;
+    return sz;
+}
+
+static node *node_alloc(nodeheap *h, const uint8_t *key, size_t len, size_t extra)
+{
+    size_t size = node_size(len) + extra;
+    bool big = size > HEAP_CLASSES * 8u;
+    node *n = big ? malloc(size) : heap_alloc(h, size);
     if (n == NULL)
         return NULL;
     atomic_init(&n->head, NULL);
     atomic_init(&n->next, NULL);
     n->keylen = (uint16_t)len;
     n->queued = 0;
-    n->flags = 0;
-    n->pad = 0;
+    n->flags = big ? NODE_MALLOCED : 0;
     if (len)
         memcpy(n->key, key, len);
     return n;
@@ -181,31 +283,35 @@ void index_free_node(void *p)
 {
     node *n = p;
     version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
-    free(n);
+    if (n->flags & NODE_MALLOCED)
+        free(n);
+    else
+        heap_free(n, node_bytes(n));
 }
 
 node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
                      const version *first, version **embeddedp)
 {
-    (void)ix;
     *embeddedp = NULL;
     if (len > UINT16_MAX)
         return NULL;
     bool embed = first && first->len <= VERSION_EMBED_MAX;
     size_t extra = embed ? sizeof(version) + first->len : 0;
-    node *n = node_alloc(key, len, extra);
+    node *n = node_alloc(ix->heap, key, len, extra);
     if (n == NULL)
         return NULL;
-    if (((uintptr_t)n >> PTR_BITS) != 0) { /* cannot be tagged into a slot */
-        free(n);
-        return NULL;
-    }
     if (embed) {
         version *v = (version *)((uint8_t *)n + node_size(len));
         memcpy(v, first, sizeof(version) + first->len);
         atomic_init(&v->older, NULL);
         v->flags |= VERSION_EMBEDDED;
+        n->flags |= NODE_EMBEDS;
         *embeddedp = v;
+    }
+    if (((uintptr_t)n >> PTR_BITS) != 0) { /* cannot be tagged into a slot */
+        index_free_node(n);
+        *embeddedp = NULL;
+        return NULL;
     }
     return n;
 }
@@ -213,7 +319,7 @@ node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
 /* ---- B+-tree ------------------------------------------------------------
  *
  * Leaves hold the linked nodes in key order: for entry i, ents[i] is the
- * node and heads[i] the 4 key bytes after the leaf's prefix (plen bytes
+ * node and heads[i] the 2 key bytes after the leaf's prefix (plen bytes
  * shared by every key the leaf may hold), big-endian, zero-padded.  When
  * two heads differ they order the keys; when they tie, the keys decide.
  *
@@ -221,8 +327,9 @@ node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
  * of those two fences (0 at either end).  Fences are keys of nodes
  * (NODE_SEPARATOR), so a split allocates nothing but the new tree node.
  * Inner nodes route: child i holds keys in [seps[i], seps[i + 1]); seps[0]
- * is unused; heads[i] is the first 4 bytes of seps[i].  Every separator is
- * the lowkey of the leftmost leaf to its right.
+ * is unused; heads[i] is the head of seps[i] after the node's own prefix
+ * (also its fences' common prefix).  Every separator is the lowkey of the
+ * leftmost leaf to its right.
  *
  * Writers change a tree node between seq_begin() and seq_end(); a reader
  * that saw the sequence move starts over from the root.  Splits build the
@@ -230,6 +337,7 @@ node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
  * old node, so a reader that reached the old node still finds its keys. */
 
 #define FANOUT 32
+#define HEAD_BYTES 2 /* key bytes per head */
 
 struct btnode {
     _Atomic uint64_t seq;              /* odd while the writer changes it */
@@ -240,7 +348,7 @@ struct btnode {
     btnode *prev, *next;               /* leaf chain (writer only) */
     node *lowkey;                      /* leaf: low fence, NULL leftmost (writer only) */
     btnode *spare;                     /* spare-pool link (writer only) */
-    _Atomic uint32_t heads[FANOUT];
+    _Atomic uint16_t heads[FANOUT];
     union {
         _Atomic(node *) ents[FANOUT];   /* leaf */
         _Atomic(btnode *) kids[FANOUT]; /* inner */
@@ -301,11 +409,11 @@ static bool read_ok(const btnode *b, uint64_t s)
     return atomic_load_explicit(&((btnode *)b)->seq, TL) == s;
 }
 
-/* The 4 key bytes after `plen`, big-endian, zero-padded. */
+/* The HEAD_BYTES key bytes after `plen`, big-endian, zero-padded. */
 static uint32_t head_of(const uint8_t *key, size_t len, size_t plen)
 {
     uint32_t h = 0;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < HEAD_BYTES; i++)
         h = (h << 8) | (plen + i < len ? key[plen + i] : 0u);
     return h;
 }
@@ -849,11 +957,12 @@ bool index_unlink(mvindex *ix, node *n)
 int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx)
 {
     memset(ix, 0, sizeof *ix);
-    ix->head = node_alloc(NULL, 0, 0);
+    ix->heap = calloc(1, sizeof *ix->heap);
+    ix->head = ix->heap ? node_alloc(ix->heap, NULL, 0, 0) : NULL;
     htab *t = htab_new(HTAB_MIN);
     btnode *root = btnode_alloc(true);
     if (ix->head == NULL || t == NULL || root == NULL) {
-        free(ix->head);
+        heap_destroy(ix->heap);
         free(t);
         free(root);
         return -1;
@@ -874,7 +983,10 @@ static void free_tree(btnode *b)
         for (uint32_t i = 0; i < cnt; i++)
             free_tree(atomic_load_explicit(&b->kids[i], TL));
     } else if (b->lowkey && (b->lowkey->flags & NODE_UNLINKED)) {
-        index_free_node(b->lowkey); /* a fence whose key was deleted */
+        /* a fence whose key was deleted: its versions (the slab goes later) */
+        version_free_chain(atomic_load_explicit(&b->lowkey->head, memory_order_relaxed));
+        if (b->lowkey->flags & NODE_MALLOCED)
+            free(b->lowkey);
     }
     free(b);
 }
@@ -894,12 +1006,15 @@ void index_destroy(mvindex *ix)
         return;
     free_tree(atomic_load_explicit(&ix->root, TL)); /* reads fence keys: first */
     node *n = atomic_load_explicit(&ix->head->next, TL);
-    while (n) {
+    while (n) { /* the slabs go at once below; versions and big nodes one by one */
         node *next = atomic_load_explicit(&n->next, TL);
-        index_free_node(n);
+        version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
+        if (n->flags & NODE_MALLOCED)
+            free(n);
         n = next;
     }
-    free(ix->head);
+    heap_destroy(ix->heap);
+    ix->heap = NULL;
     free_spares(ix->spare_leaves);
     free_spares(ix->spare_inners);
     free(atomic_load_explicit(&ix->table, TL));

@@ -6,7 +6,7 @@
  *   - a singly linked list in key order, which range scans walk;
  *   - a B+-tree over the list, for seeks and for finding an insert's place
  *     in about one cache miss (its inner nodes stay in cache); leaves hold
- *     4-byte key heads taken after the leaf's common prefix, so most
+ *     2-byte key heads taken after the leaf's common prefix, so most
  *     comparisons never touch a node;
  *   - an open-addressing hash table, for point reads in two cache lines.
  *
@@ -67,6 +67,8 @@ static inline int64_t version_expiry(const version *v)
 
 #define NODE_SEPARATOR 1u  /* a tree leaf's low fence key (writer only) */
 #define NODE_UNLINKED 2u   /* out of the list, the tree and the table */
+#define NODE_EMBEDS 4u     /* a version follows the key */
+#define NODE_MALLOCED 8u   /* too big for the node heap: from malloc() */
 
 /* A key.  Its hash is not stored (recomputed on the rare table rebuild or
  * unlink): 8 bytes per key matter at millions of keys. */
@@ -76,8 +78,8 @@ typedef struct node {
     uint16_t keylen;
     uint8_t queued;                    /* on the reclaim queue (writer only) */
     uint8_t flags;                     /* NODE_* (writer only) */
-    uint32_t pad;
-    uint8_t key[];                     /* keylen bytes, then maybe a version */
+    uint8_t key[];                     /* keylen bytes (at offset 20), then
+                                          maybe a version, 8-aligned */
 } node;
 
 static inline const uint8_t *node_key(const node *n)
@@ -95,6 +97,7 @@ void version_free_chain(version *v);
 
 typedef struct htab htab;
 typedef struct btnode btnode;
+typedef struct nodeheap nodeheap;
 
 #define INDEX_MAX_LEVELS 16
 
@@ -112,6 +115,7 @@ typedef struct mvindex {
     uint64_t per_level[INDEX_MAX_LEVELS]; /* tree nodes per level, leaves at 0 */
     btnode *spare_leaves, *spare_inners;  /* allocated by index_reserve() */
     uint64_t n_spare_leaves, n_spare_inners;
+    nodeheap *heap;                    /* where nodes live (writer only) */
     index_retire_fn retire;
     void *retire_ctx;
 } mvindex;
@@ -128,6 +132,13 @@ void index_prefetch(const mvindex *ix, uint64_t hash);
 
 /* Point lookup (lock-free).  `hash` from index_hash(). */
 node *index_get(const mvindex *ix, const uint8_t *key, size_t len, uint64_t hash);
+
+/* Point lookups of n <= INDEX_BATCH keys at once (lock-free): out[i] as
+ * index_get() would return it.  The keys' slots, then their nodes, are
+ * requested together, so the cache misses overlap. */
+#define INDEX_BATCH 32
+void index_get_batch(const mvindex *ix, const uint8_t *const *keys, const size_t *lens,
+                     const uint64_t *hashes, size_t n, node **out);
 
 /* First node with key >= `key` (lock-free); NULL at the end. */
 node *index_seek(const mvindex *ix, const uint8_t *key, size_t len);
@@ -149,7 +160,7 @@ static inline node *index_next(const node *n)
  * or the key is too long).  When `first` is not NULL and small enough, a
  * copy of it is embedded in the node's allocation and returned through
  * `*embeddedp` (else `*embeddedp` is NULL).  Link the node with
- * index_link() or free() it. */
+ * index_link() or give it back with index_free_node(). */
 node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
                      const version *first, version **embeddedp);
 
@@ -172,7 +183,8 @@ bool index_unlink(mvindex *ix, node *n);
  * on the first violation. */
 bool index_check(const mvindex *ix, char *err, size_t cap);
 
-/* Frees a node and its versions (a retire callback's free function). */
+/* Writer (or with no writer left): frees a node and its versions; also the
+ * retire callback's free function for nodes. */
 void index_free_node(void *n);
 
 /* Bytewise key comparison, shorter first on a common prefix. */

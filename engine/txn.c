@@ -296,6 +296,56 @@ long txn_add_range(cairn_txn *t, const uint8_t *start, size_t slen, const uint8_
     return (long)t->nranges++;
 }
 
+cairn_status cairn_txn_get_many(cairn_txn *txn, const cairn_key *keys, size_t n,
+                                cairn_slice *values, cairn_status *statuses)
+{
+    cairn_status st = txn_usable(txn);
+    if (st != CAIRN_OK)
+        return st;
+    if (n == 0)
+        return CAIRN_OK;
+    if (keys == NULL || values == NULL || statuses == NULL)
+        return err_fmt(txn->errmsg, sizeof txn->errmsg, CAIRN_INVALID_ARGUMENT,
+                       "cairn_txn_get_many: %s is NULL",
+                       keys == NULL ? "keys" : values == NULL ? "values" : "statuses");
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].len > CAIRN_KEY_MAX || keys[i].len < CAIRN_KEY_PREFIX_SIZE)
+            return err_fmt(txn->errmsg, sizeof txn->errmsg, CAIRN_INVALID_ARGUMENT,
+                           "cairn_txn_get_many: keys[%zu] has length %u, outside [%u, %u]", i,
+                           keys[i].len, (unsigned)CAIRN_KEY_PREFIX_SIZE, (unsigned)CAIRN_KEY_MAX);
+    for (size_t base = 0; base < n; base += INDEX_BATCH) {
+        size_t m = n - base < INDEX_BATCH ? n - base : INDEX_BATCH;
+        const uint8_t *kp[INDEX_BATCH];
+        size_t kl[INDEX_BATCH];
+        uint64_t hs[INDEX_BATCH];
+        node *nodes[INDEX_BATCH];
+        for (size_t j = 0; j < m; j++) {
+            kp[j] = keys[base + j].bytes;
+            kl[j] = keys[base + j].len;
+            hs[j] = index_hash(kp[j], kl[j]);
+        }
+        index_get_batch(&txn->db->ix, kp, kl, hs, m, nodes);
+        for (size_t j = 0; j < m; j++) {
+            const version *v = NULL;
+            long w = txn->nops ? txn_find_write(txn, kp[j], kl[j], hs[j]) : -1;
+            if (w >= 0) {
+                v = txn->ops[w].v;
+            } else {
+                v = nodes[j] ? node_version_at(nodes[j], txn->snap) : NULL;
+                if (txn->opts.mode == CAIRN_TXN_READ_WRITE) {
+                    st = record_read(txn, kp[j], kl[j], hs[j]);
+                    if (st != CAIRN_OK)
+                        return st;
+                }
+            }
+            bool live = version_live(v, txn->now_us);
+            statuses[base + j] = live ? CAIRN_OK : CAIRN_NOT_FOUND;
+            values[base + j] = live ? version_value(v) : cairn_slice_of(NULL, 0);
+        }
+    }
+    return CAIRN_OK;
+}
+
 cairn_status cairn_txn_get(cairn_txn *txn, const cairn_key *key, cairn_slice *valuep)
 {
     cairn_status st = txn_usable(txn);
@@ -542,7 +592,7 @@ static void discard_nodes(cairn_txn *t, node **nodes, bool *fresh)
             }
             t->ops[i].v = copy ? copy : version_new(0);
         }
-        free(nodes[i]);
+        index_free_node(nodes[i]);
         fresh[i] = false;
     }
 }
@@ -567,8 +617,8 @@ static void apply(cairn_txn *t, node **nodes, const bool *fresh, uint64_t ver)
             version_free(w->v);
         }
     }
-    atomic_fetch_add_explicit(&db->st_keys, keys, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db->st_versions, added, memory_order_relaxed);
+    stat_add_locked(&db->st_keys, (int64_t)keys);
+    stat_add_locked(&db->st_versions, (int64_t)added);
 }
 
 cairn_status cairn_txn_commit(cairn_txn *txn)

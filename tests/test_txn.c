@@ -190,6 +190,101 @@ Test(txn, own_writes_stay_readable_past_a_handful_of_keys)
     test_close(db);
 }
 
+/* get_many agrees with get key by key: committed, own writes, deletes,
+ * absent keys, duplicates, and batches longer than one internal batch. */
+Test(txn, get_many_reads_like_get_key_by_key)
+{
+    cairn_db *db = test_open(NULL);
+    char name[32], value[32];
+    for (int i = 0; i < 100; i += 2) {
+        snprintf(name, sizeof name, "m%03d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        commit_put(db, name, value);
+    }
+    cairn_txn *txn = begin_rw(db);
+    put_name(txn, "m004", "own");
+    delete_name(txn, "m006");
+    put_name(txn, "m007", "new");
+
+    enum { N = 90 }; /* more than one internal batch */
+    cairn_key keys[N];
+    cairn_slice vals[N];
+    cairn_status sts[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "m%03d", i == 89 ? 4 : i); /* a duplicate too */
+        keys[i] = test_key(name);
+    }
+    ASSERT_OK(cairn_txn_get_many(txn, keys, N, vals, sts));
+    for (int i = 0; i < N; i++) {
+        cairn_slice one;
+        cairn_status st = cairn_txn_get(txn, &keys[i], &one);
+        cr_assert_eq(sts[i], st, "key %d: get_many %s, get %s", i, cairn_status_name(sts[i]),
+                     cairn_status_name(st));
+        if (st == CAIRN_OK)
+            cr_assert(vals[i].len == one.len && memcmp(vals[i].data, one.data, one.len) == 0,
+                      "key %d: values differ", i);
+        else
+            cr_assert_eq(vals[i].len, 0);
+    }
+    cr_assert_eq(sts[4], CAIRN_OK);
+    cr_assert(slice_eq_str(vals[4], "own"));
+    cr_assert_eq(sts[6], CAIRN_NOT_FOUND);
+    cr_assert(slice_eq_str(vals[7], "new"));
+    cr_assert_eq(sts[3], CAIRN_NOT_FOUND);
+    cr_assert(slice_eq_str(vals[88], "v88"));
+    ASSERT_OK(cairn_txn_get_many(txn, keys, 0, NULL, NULL));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
+Test(txn, get_many_reads_count_for_conflicts)
+{
+    cairn_db *db = test_open(NULL);
+    commit_put(db, "x", "1");
+    cairn_txn *t1 = begin_rw(db);
+    cairn_key keys[2] = {test_key("x"), test_key("absent")};
+    cairn_slice vals[2];
+    cairn_status sts[2];
+    ASSERT_OK(cairn_txn_get_many(t1, keys, 2, vals, sts));
+    cr_assert_eq(sts[0], CAIRN_OK);
+    cr_assert_eq(sts[1], CAIRN_NOT_FOUND);
+    commit_put(db, "absent", "now here"); /* a key t1 read as absent */
+    put_name(t1, "y", "2");
+    ASSERT_STATUS(cairn_txn_commit(t1), CAIRN_CONFLICT);
+    cairn_txn_free(t1);
+
+    /* read-only: the snapshot holds */
+    cairn_txn *ro = begin_ro(db);
+    commit_put(db, "x", "changed");
+    ASSERT_OK(cairn_txn_get_many(ro, keys, 2, vals, sts));
+    cr_assert(slice_eq_str(vals[0], "1"));
+    cr_assert_eq(sts[1], CAIRN_OK);
+    ASSERT_OK(cairn_txn_commit(ro));
+    cairn_txn_free(ro);
+    test_close(db);
+}
+
+Test(txn, get_many_refuses_bad_arguments_whole)
+{
+    cairn_db *db = test_open(NULL);
+    cairn_txn *txn = begin_rw(db);
+    cairn_key keys[2] = {test_key("a"), test_key("b")};
+    cairn_slice vals[2];
+    cairn_status sts[2];
+    ASSERT_STATUS(cairn_txn_get_many(txn, NULL, 2, vals, sts), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_txn_get_many(txn, keys, 2, NULL, sts), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_txn_get_many(txn, keys, 2, vals, NULL), CAIRN_INVALID_ARGUMENT);
+    keys[1].len = 3; /* shorter than a key's fixed prefix */
+    ASSERT_STATUS(cairn_txn_get_many(txn, keys, 2, vals, sts), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "keys[1]") != NULL, "%s", cairn_txn_errmsg(txn));
+    ASSERT_STATUS(cairn_txn_get_many(NULL, keys, 1, vals, sts), CAIRN_INVALID_ARGUMENT);
+    ASSERT_OK(cairn_txn_abort(txn));
+    ASSERT_STATUS(cairn_txn_get_many(txn, keys, 1, vals, sts), CAIRN_TXN_FINISHED);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
 Test(txn, rewriting_a_key_many_writes_later_keeps_one_entry)
 {
     cairn_db *db = test_open(NULL);

@@ -73,6 +73,20 @@ cairn_status cairn_txn_restart(cairn_txn *txn);
 cairn_status cairn_txn_get(cairn_txn *txn, const cairn_key *key, cairn_slice *valuep);
 
 /*
+ * Reads `n` keys at the snapshot, as n cairn_txn_get() calls would (own
+ * writes seen; in a read-write transaction every key counts as read), but
+ * with their memory accesses overlapped: a batch of keys costs a fraction
+ * of the same number of single gets.  For each i, statuses[i] is CAIRN_OK
+ * with values[i] set (borrowed until the transaction finishes) or
+ * CAIRN_NOT_FOUND with values[i] empty.  Returns CAIRN_OK when every key
+ * was looked up; any other status (NULL arrays with n > 0, a key of a bad
+ * length, CAIRN_NO_MEMORY recording reads) concerns the whole call, and
+ * then values[] and statuses[] must be ignored.  n may be 0.
+ */
+cairn_status cairn_txn_get_many(cairn_txn *txn, const cairn_key *keys, size_t n,
+                                cairn_slice *values, cairn_status *statuses);
+
+/*
  * Writes `value` under `key` (the last write of a key in a transaction
  * wins).  The key's rest must not be empty.  CAIRN_TOO_LARGE past the value
  * or transaction limits; CAIRN_READ_ONLY in a read-only transaction.  The
