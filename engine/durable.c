@@ -601,7 +601,9 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
     if (snap == db->ckpt_version)
         goto done; /* nothing new since the last checkpoint */
     st = ckpt_writer_open(db->fs, db->dir, snap, db->db_id, &w, &err);
-    for (node *n = index_first(&db->ix); st == CAIRN_OK && n; n = index_next(n)) {
+    index_cursor cur;
+    index_cursor_seek(&cur, &db->ix, NULL, 0);
+    for (node *n; st == CAIRN_OK && (n = index_cursor_next(&cur, &db->ix)) != NULL;) {
         const version *v = node_version_at(n, snap);
         if (!version_live(v, t->now_us))
             continue;

@@ -270,7 +270,6 @@ static node *node_alloc(nodeheap *h, const uint8_t *key, size_t len, size_t extr
     if (n == NULL)
         return NULL;
     atomic_init(&n->head, NULL);
-    atomic_init(&n->next, NULL);
     n->keylen = (uint16_t)len;
     n->queued = 0;
     n->flags = big ? NODE_MALLOCED : 0;
@@ -501,16 +500,23 @@ static int inner_child(const btnode *b, const uint8_t *key, size_t len)
     return (int)lo - 1;
 }
 
-node *index_seek(const mvindex *ix, const uint8_t *key, size_t len)
+size_t index_range(const mvindex *ix, const uint8_t *key, size_t len, bool after, node **out,
+                   size_t cap)
 {
+    const uint8_t *k = key;
+    size_t klen = len;
     for (;;) {
         const btnode *b = atomic_load_explicit(&((mvindex *)ix)->root, memory_order_acquire);
         btnode_prefetch(b);
         uint64_t s = read_begin(b);
+        const node *hi = NULL; /* the leaf's high fence, NULL at the end */
         bool ok = true;
         while (!b->leaf) {
-            int i = inner_child(b, key, len);
-            const btnode *c = i < 0 ? NULL : atomic_load_explicit(&((btnode *)b)->kids[i], memory_order_acquire);
+            int i = inner_child(b, k, klen);
+            uint32_t cnt = atomic_load_explicit(&((btnode *)b)->count, TL);
+            const btnode *c = i < 0 ? NULL : atomic_load_explicit(&((btnode *)b)->kids[i], TL);
+            const node *h = (i >= 0 && (uint32_t)i + 1 < cnt)
+                                ? atomic_load_explicit(&SEPS(b)[i + 1], TL) : hi;
             if (c == NULL) {
                 ok = false;
                 break;
@@ -521,32 +527,69 @@ node *index_seek(const mvindex *ix, const uint8_t *key, size_t len)
                 ok = false;
                 break;
             }
+            hi = h;
             b = c;
             s = cs;
         }
         if (!ok)
             continue;
-        int pos = leaf_lower_bound(b, key, len);
+        int pos = leaf_lower_bound(b, k, klen);
         if (pos < 0)
             continue;
         uint32_t cnt = atomic_load_explicit(&((btnode *)b)->count, TL);
-        node *n = NULL;
-        if ((uint32_t)pos < cnt)
-            n = atomic_load_explicit(&((btnode *)b)->ents[pos], memory_order_acquire);
-        else if (cnt > 0)
-            n = atomic_load_explicit(&((btnode *)b)->ents[cnt - 1], memory_order_acquire);
-        else
-            n = ix->head;
-        if (n == NULL || !read_ok(b, s))
+        if (cnt > FANOUT)
             continue;
-        if ((uint32_t)pos < cnt)
-            return n;
-        /* Every key of the leaf is smaller: the answer follows in the list
-         * (usually the very next node; more while a split is half done). */
-        for (n = index_next(n); n && key_cmp(n->key, n->keylen, key, len) < 0; n = index_next(n))
-            ;
-        return n;
+        if (after && (uint32_t)pos < cnt) {
+            const node *n = atomic_load_explicit(&((btnode *)b)->ents[pos], TL);
+            if (n == NULL)
+                continue;
+            if (key_cmp(n->key, n->keylen, k, klen) == 0)
+                pos++;
+        }
+        size_t got = 0;
+        for (uint32_t i = (uint32_t)pos; i < cnt && got < cap; i++) {
+            out[got] = atomic_load_explicit(&((btnode *)b)->ents[i], TL);
+            if (out[got] == NULL)
+                break;
+            got++;
+        }
+        if (!read_ok(b, s) || (got < cap && (uint32_t)pos + got < cnt))
+            continue;
+        if (got > 0 || cap == 0)
+            return got;
+        if (hi == NULL)
+            return 0;
+        /* every key here is smaller: the answer starts in the next leaf */
+        k = hi->key;
+        klen = hi->keylen;
+        after = false;
     }
+}
+
+node *index_seek(const mvindex *ix, const uint8_t *key, size_t len)
+{
+    node *n = NULL;
+    return index_range(ix, key, len, false, &n, 1) ? n : NULL;
+}
+
+void index_cursor_seek(index_cursor *c, const mvindex *ix, const uint8_t *key, size_t len)
+{
+    c->n = (uint32_t)index_range(ix, key, len, false, c->buf, INDEX_CURSOR_BATCH);
+    c->pos = 0;
+}
+
+node *index_cursor_next(index_cursor *c, const mvindex *ix)
+{
+    if (c->pos == c->n) {
+        if (c->n == 0)
+            return NULL; /* already at the end */
+        const node *last = c->buf[c->n - 1];
+        c->n = (uint32_t)index_range(ix, last->key, last->keylen, true, c->buf, INDEX_CURSOR_BATCH);
+        c->pos = 0;
+        if (c->n == 0)
+            return NULL;
+    }
+    return c->buf[c->pos++];
 }
 
 /* ---- writer side ------------------------------------------------------ */
@@ -794,31 +837,12 @@ static void leaf_insert(mvindex *ix, btpath *p, btnode *l, uint32_t pos, node *n
     seq_end(l);
 }
 
-/* Writer: the node just before leaf position `pos` (the sentinel first). */
-static node *pred_of(mvindex *ix, btnode *l, uint32_t pos)
-{
-    if (pos > 0)
-        return atomic_load_explicit(&l->ents[pos - 1], TL);
-    for (btnode *b = l->prev; b; b = b->prev) {
-        uint32_t c = atomic_load_explicit(&b->count, TL);
-        if (c)
-            return atomic_load_explicit(&b->ents[c - 1], TL);
-    }
-    return ix->head;
-}
-
 void index_link(mvindex *ix, node *n, uint64_t hash, version *v)
 {
     atomic_init(&n->head, v);
     btpath p;
     btnode *l = descend(ix, n->key, n->keylen, &p);
     int pos = leaf_lower_bound(l, n->key, n->keylen);
-    uint32_t cnt = atomic_load_explicit(&l->count, TL);
-    node *pred = pred_of(ix, l, (uint32_t)pos);
-    node *succ = (uint32_t)pos < cnt ? atomic_load_explicit(&l->ents[pos], TL)
-                                     : atomic_load_explicit(&pred->next, TL);
-    atomic_store_explicit(&n->next, succ, TS);
-    atomic_store_explicit(&pred->next, n, memory_order_release);
     leaf_insert(ix, &p, l, (uint32_t)pos, n);
     htab_place(atomic_load_explicit(&ix->table, TL), n, hash);
     ix->live++;
@@ -915,8 +939,6 @@ bool index_unlink(mvindex *ix, node *n)
     uint32_t cnt = atomic_load_explicit(&l->count, TL);
     if (pos < 0 || (uint32_t)pos >= cnt || atomic_load_explicit(&l->ents[pos], TL) != n)
         return true; /* not linked: nothing to remove */
-    node *pred = pred_of(ix, l, (uint32_t)pos);
-    atomic_store_explicit(&pred->next, atomic_load_explicit(&n->next, TL), memory_order_release);
     if (cnt == 1 && (l->prev || l->next)) {
         /* the leaf empties: take it out of the tree without ever showing
          * readers an empty leaf */
@@ -958,10 +980,9 @@ int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx)
 {
     memset(ix, 0, sizeof *ix);
     ix->heap = calloc(1, sizeof *ix->heap);
-    ix->head = ix->heap ? node_alloc(ix->heap, NULL, 0, 0) : NULL;
     htab *t = htab_new(HTAB_MIN);
     btnode *root = btnode_alloc(true);
-    if (ix->head == NULL || t == NULL || root == NULL) {
+    if (ix->heap == NULL || t == NULL || root == NULL) {
         heap_destroy(ix->heap);
         free(t);
         free(root);
@@ -976,13 +997,25 @@ int index_init(mvindex *ix, index_retire_fn retire, void *retire_ctx)
     return 0;
 }
 
+/* Frees the tree, and the versions (and malloc()ed memory) of every node
+ * it holds or keeps as a fence; the node heap's slabs go afterwards. */
 static void free_tree(btnode *b)
 {
     if (!b->leaf) {
         uint32_t cnt = atomic_load_explicit(&b->count, TL);
         for (uint32_t i = 0; i < cnt; i++)
             free_tree(atomic_load_explicit(&b->kids[i], TL));
-    } else if (b->lowkey && (b->lowkey->flags & NODE_UNLINKED)) {
+        free(b);
+        return;
+    }
+    uint32_t cnt = atomic_load_explicit(&b->count, TL);
+    for (uint32_t i = 0; i < cnt; i++) {
+        node *n = atomic_load_explicit(&b->ents[i], TL);
+        version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
+        if (n->flags & NODE_MALLOCED)
+            free(n);
+    }
+    if (b->lowkey && (b->lowkey->flags & NODE_UNLINKED)) {
         /* a fence whose key was deleted: its versions (the slab goes later) */
         version_free_chain(atomic_load_explicit(&b->lowkey->head, memory_order_relaxed));
         if (b->lowkey->flags & NODE_MALLOCED)
@@ -1002,23 +1035,14 @@ static void free_spares(btnode *b)
 
 void index_destroy(mvindex *ix)
 {
-    if (ix->head == NULL)
+    if (ix->heap == NULL)
         return;
-    free_tree(atomic_load_explicit(&ix->root, TL)); /* reads fence keys: first */
-    node *n = atomic_load_explicit(&ix->head->next, TL);
-    while (n) { /* the slabs go at once below; versions and big nodes one by one */
-        node *next = atomic_load_explicit(&n->next, TL);
-        version_free_chain(atomic_load_explicit(&n->head, memory_order_relaxed));
-        if (n->flags & NODE_MALLOCED)
-            free(n);
-        n = next;
-    }
+    free_tree(atomic_load_explicit(&ix->root, TL));
     heap_destroy(ix->heap);
     ix->heap = NULL;
     free_spares(ix->spare_leaves);
     free_spares(ix->spare_inners);
     free(atomic_load_explicit(&ix->table, TL));
-    ix->head = NULL;
 }
 
 /* Tree nodes `extra` links can need: a level splits at most once per node
@@ -1072,7 +1096,7 @@ typedef struct chk {
     char *err;
     size_t cap;
     bool bad;
-    node *expect;          /* next node the leaves should hold, in list order */
+    const node *last;      /* the previous leaf entry, in key order */
     btnode *prev_leaf;
     uint64_t per_level[INDEX_MAX_LEVELS];
     uint64_t entries;
@@ -1107,8 +1131,10 @@ static bool chk_node(chk *c, const btnode *b, const node *lo, const node *hi, ui
         c->prev_leaf = (btnode *)b;
         for (uint32_t i = 0; i < cnt; i++) {
             node *n = atomic_load_explicit(&((btnode *)b)->ents[i], TL);
-            if (n == NULL || n != c->expect)
-                return chk_fail(c, "leaf entry differs from the list", b);
+            if (n == NULL)
+                return chk_fail(c, "missing leaf entry", b);
+            if (c->last && key_cmp(c->last->key, c->last->keylen, n->key, n->keylen) >= 0)
+                return chk_fail(c, "leaf entries out of key order", n);
             if (n->flags & NODE_UNLINKED)
                 return chk_fail(c, "unlinked node still in a leaf", n);
             if (atomic_load_explicit(&((btnode *)b)->heads[i], TL) != head_of(n->key, n->keylen, plen))
@@ -1117,7 +1143,7 @@ static bool chk_node(chk *c, const btnode *b, const node *lo, const node *hi, ui
                 return chk_fail(c, "leaf key below its low fence", n);
             if (hi && key_cmp(n->key, n->keylen, hi->key, hi->keylen) >= 0)
                 return chk_fail(c, "leaf key at or past its high fence", n);
-            c->expect = atomic_load_explicit(&n->next, TL);
+            c->last = n;
             c->entries++;
         }
         return true;
@@ -1148,7 +1174,6 @@ static bool chk_node(chk *c, const btnode *b, const node *lo, const node *hi, ui
 bool index_check(const mvindex *ix, char *err, size_t cap)
 {
     chk c = {.ix = ix, .err = err, .cap = cap};
-    c.expect = atomic_load_explicit(&ix->head->next, TL);
     btnode *root = atomic_load_explicit(&((mvindex *)ix)->root, TL);
     if (root->level + 1 != ix->height)
         return chk_fail(&c, "tree height differs from the root's level", root);
@@ -1156,15 +1181,18 @@ bool index_check(const mvindex *ix, char *err, size_t cap)
         return false;
     if (c.prev_leaf && c.prev_leaf->next != NULL)
         return chk_fail(&c, "leaf chain runs past the last leaf", c.prev_leaf);
-    if (c.expect != NULL)
-        return chk_fail(&c, "list holds nodes the tree does not", c.expect);
     if (c.entries != ix->live)
         return chk_fail(&c, "live count differs from the tree's entries", root);
     for (uint32_t l = 0; l < INDEX_MAX_LEVELS; l++)
         if (c.per_level[l] != ix->per_level[l])
             return chk_fail(&c, "per-level node count is off", root);
-    for (node *n = index_first(ix); n; n = index_next(n))
+    index_cursor cur;
+    index_cursor_seek(&cur, ix, NULL, 0);
+    uint64_t seen = 0;
+    for (node *n; (n = index_cursor_next(&cur, ix)) != NULL; seen++)
         if (index_get(ix, n->key, n->keylen, index_hash(n->key, n->keylen)) != n)
             return chk_fail(&c, "a linked node is missing from the hash table", n);
+    if (seen != ix->live)
+        return chk_fail(&c, "a cursor walk does not see every key", root);
     return true;
 }

@@ -2,12 +2,11 @@
  * index.h - the ordered multi-version in-memory index.
  *
  * Keys live in nodes; each node carries a newest-first chain of versions.
- * Three structures reach the same nodes:
- *   - a singly linked list in key order, which range scans walk;
- *   - a B+-tree over the list, for seeks and for finding an insert's place
- *     in about one cache miss (its inner nodes stay in cache); leaves hold
- *     2-byte key heads taken after the leaf's common prefix, so most
- *     comparisons never touch a node;
+ * Two structures reach the same nodes:
+ *   - a B+-tree, for ordered walks, seeks and finding an insert's place;
+ *     leaves hold the nodes in key order with 2-byte key heads taken after
+ *     the leaf's common prefix, so most comparisons never touch a node;
+ *     readers walk it a leaf at a time (index_range, index_cursor);
  *   - an open-addressing hash table, for point reads in two cache lines.
  *
  * Concurrency: exactly one writer at a time (the engine's commit lock),
@@ -74,11 +73,10 @@ static inline int64_t version_expiry(const version *v)
  * unlink): 8 bytes per key matter at millions of keys. */
 typedef struct node {
     _Atomic(version *) head;           /* newest version */
-    _Atomic(struct node *) next;       /* next key in order, or NULL */
     uint16_t keylen;
     uint8_t queued;                    /* on the reclaim queue (writer only) */
     uint8_t flags;                     /* NODE_* (writer only) */
-    uint8_t key[];                     /* keylen bytes (at offset 20), then
+    uint8_t key[];                     /* keylen bytes (at offset 12), then
                                           maybe a version, 8-aligned */
 } node;
 
@@ -105,7 +103,6 @@ typedef struct nodeheap nodeheap;
 typedef void (*index_retire_fn)(void *ctx, void *ptr, void (*free_fn)(void *));
 
 typedef struct mvindex {
-    node *head;                        /* list sentinel (no key) */
     _Atomic(btnode *) root;
     _Atomic(htab *) table;
     uint64_t live;                     /* nodes linked in (writer only) */
@@ -143,18 +140,25 @@ void index_get_batch(const mvindex *ix, const uint8_t *const *keys, const size_t
 /* First node with key >= `key` (lock-free); NULL at the end. */
 node *index_seek(const mvindex *ix, const uint8_t *key, size_t len);
 
-/* First node of the index; NULL when empty. */
-static inline node *index_first(const mvindex *ix)
-{
-    return atomic_load_explicit(&ix->head->next, memory_order_acquire);
-}
+/* Ordered walk (lock-free): stores in out[] up to `cap` nodes with keys
+ * >= `key` (> `key` when `after`), in key order, all from one leaf as it
+ * was at one moment; 0 at the end.  Nodes stay readable while the caller's
+ * snapshot is registered, even if they are unlinked meanwhile. */
+size_t index_range(const mvindex *ix, const uint8_t *key, size_t len, bool after, node **out,
+                   size_t cap);
 
-/* The node after `n` in key order.  An unlinked node still leads forward,
- * so a reader standing on one keeps going. */
-static inline node *index_next(const node *n)
-{
-    return atomic_load_explicit(&((node *)n)->next, memory_order_acquire);
-}
+/* A reader's position in key order, a leaf's worth of nodes at a time. */
+#define INDEX_CURSOR_BATCH 32
+typedef struct index_cursor {
+    node *buf[INDEX_CURSOR_BATCH];
+    uint32_t n, pos;
+} index_cursor;
+
+/* Positions `c` at the first key >= `key` (NULL, 0: the first key). */
+void index_cursor_seek(index_cursor *c, const mvindex *ix, const uint8_t *key, size_t len);
+
+/* The next node in key order, or NULL at the end. */
+node *index_cursor_next(index_cursor *c, const mvindex *ix);
 
 /* Writer: allocates an unlinked node for `key` (NULL when memory runs out
  * or the key is too long).  When `first` is not NULL and small enough, a
@@ -172,7 +176,7 @@ int index_reserve(mvindex *ix, uint64_t extra);
  * (hash from index_hash()) with `v` as its head.  Cannot fail after index_reserve(). */
 void index_link(mvindex *ix, node *n, uint64_t hash, version *v);
 
-/* Writer: unlinks `n` from the list, the tree and the hash table.  Returns
+/* Writer: unlinks `n` from the tree and the hash table.  Returns
  * true when the caller must retire the node (with index_free_node); false
  * when the tree still uses its key as a separator and retires it itself
  * once it no longer does. */

@@ -2,8 +2,8 @@
  * scan.c - ordered range scans at a snapshot, merged with the transaction's
  * own writes.
  *
- * The iterator walks level 0 of the skiplist from the first key >= start
- * and, beside it, a sorted copy of the transaction's write set taken when
+ * The iterator walks the index a leaf at a time (index_cursor) from the
+ * first key >= start and, beside it, a sorted copy of the transaction's write set taken when
  * the scan opened.  Equal keys take the transaction's own write.  In a
  * read-write transaction every key the iterator moves past widens the
  * recorded range [start, last key] that commit validates; reaching the end
@@ -18,6 +18,7 @@ struct cairn_iter {
     cairn_txn *txn;
     uint64_t gen;                 /* txn->gen when opened */
     node *cur;                    /* next index node to consider */
+    index_cursor pos;             /* the nodes after cur */
     uint32_t *wsorted;            /* own writes in key order (op indices) */
     size_t wn, wpos;
     uint8_t end[CAIRN_KEY_MAX];
@@ -135,7 +136,8 @@ cairn_status cairn_txn_scan(cairn_txn *txn, const cairn_key *start, const cairn_
         if (it->range < 0)
             goto oom;
     }
-    it->cur = index_seek(&txn->db->ix, start->bytes, start->len);
+    index_cursor_seek(&it->pos, &txn->db->ix, start->bytes, start->len);
+    it->cur = index_cursor_next(&it->pos, &txn->db->ix);
     it->next = txn->iters;
     if (txn->iters)
         txn->iters->prev = it;
@@ -230,14 +232,14 @@ cairn_status cairn_iter_next(cairn_iter *iter, cairn_slice *keyp, cairn_slice *v
             key = node_key(n);
             klen = n->keylen;
             v = node_version_at(n, t->snap);
-            iter->cur = index_next(n);
+            iter->cur = index_cursor_next(&iter->pos, &t->db->ix);
         } else {
             key = w->key;
             klen = w->klen;
             v = w->v;
             iter->wpos++;
             if (c == 0)
-                iter->cur = index_next(n);
+                iter->cur = index_cursor_next(&iter->pos, &t->db->ix);
         }
         cover(iter, key, klen);
         if (!version_live(v, t->now_us))

@@ -528,7 +528,9 @@ static cairn_status validate(cairn_txn *t)
         const rrange *r = &t->ranges[i];
         if (r->empty)
             continue;
-        for (node *n = index_seek(&db->ix, r->start, r->slen); n; n = index_next(n)) {
+        index_cursor cur;
+        index_cursor_seek(&cur, &db->ix, r->start, r->slen);
+        for (node *n; (n = index_cursor_next(&cur, &db->ix)) != NULL;) {
             if (!r->unbounded) {
                 int c = key_cmp(node_key(n), n->keylen, r->end, r->elen);
                 if (c > 0 || (c == 0 && !r->inclusive))

@@ -119,7 +119,9 @@ static void check_against_model(mvindex *ix, const model *m, uint64_t *rng)
     char err[200];
     cr_assert(index_check(ix, err, sizeof err), "index_check: %s", err);
     size_t i = 0;
-    for (node *n = index_first(ix); n; n = index_next(n), i++) {
+    index_cursor cur;
+    index_cursor_seek(&cur, ix, NULL, 0);
+    for (node *n; (n = index_cursor_next(&cur, ix)) != NULL; i++) {
         cr_assert(i < m->n, "list longer than the model");
         cr_assert(key_cmp(node_key(n), n->keylen, m->keys[i].b, m->keys[i].len) == 0,
                   "list key %zu differs", i);
@@ -152,6 +154,21 @@ static void check_against_model(mvindex *ix, const model *m, uint64_t *rng)
         }
         node *g = index_get(ix, k.b, k.len, index_hash(k.b, k.len));
         cr_assert_eq(g != NULL, found, "get and the model disagree");
+        /* a cursor from here walks the model's keys in order, across leaves */
+        if (probe % 10 == 0) {
+            index_cursor from;
+            index_cursor_seek(&from, ix, k.b, k.len);
+            for (size_t j = pos; j < pos + 100; j++) {
+                node *c = index_cursor_next(&from, ix);
+                if (j >= m->n) {
+                    cr_assert_null(c, "cursor walks past the model's end");
+                    break;
+                }
+                cr_assert_not_null(c, "cursor stops %zu keys early", m->n - j);
+                cr_assert(key_cmp(node_key(c), c->keylen, m->keys[j].b, m->keys[j].len) == 0,
+                          "cursor step %zu differs", j - pos);
+            }
+        }
     }
 }
 
