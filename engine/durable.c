@@ -13,13 +13,14 @@
  *
  * Commit: under the commit lock the record is encoded and appended (in
  * version order) and the versions are linked into the index, invisible
- * because they are newer than `visible`.  After the lock: wait for the
- * WAL (group commit in SYNC), then publish versions strictly in order.
+ * because they are newer than `visible`.  After the lock: the WAL
+ * completes the commit (group commit in SYNC) together with every older
+ * one, and `visible` moves to the newest completed version: versions
+ * become visible strictly in order.
  * A failed WAL write or sync poisons the database: every later commit is
  * refused with CAIRN_IO; what was acknowledged stays acknowledged.
  */
 #include <errno.h>
-#include <sched.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -478,13 +479,11 @@ cairn_status durable_append(cairn_txn *t, uint64_t ver, uint64_t *lsnp)
         ops[i] = (wal_op){op_type(w->v), w->key, w->klen, val.data, (uint32_t)val.len,
                           version_expiry(w->v)};
     }
-    size_t size = wal_record_size(ops, t->nops);
-    uint8_t *buf = size ? arena_alloc(&t->mem, size) : NULL;
-    if (buf == NULL)
-        return err_fmt(t->errmsg, sizeof t->errmsg, size ? CAIRN_NO_MEMORY : CAIRN_TOO_LARGE,
+    if (wal_record_size(ops, t->nops) == 0)
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_TOO_LARGE,
                        "the commit cannot be encoded as one WAL record (%zu writes)", t->nops);
-    wal_record_encode(buf, ver, ops, t->nops);
-    cairn_status st = wal_append(db->log, buf, size, lsnp);
+    /* encoded straight into the log: no copy of the record in between */
+    cairn_status st = wal_append_ops(db->log, ver, ops, t->nops, lsnp);
     if (st != CAIRN_OK) {
         char msg[WAL_ERR_MAX];
         wal_errmsg(db->log, msg, sizeof msg);
@@ -509,82 +508,35 @@ static void wake_checkpointer(cairn_db *db)
     pthread_mutex_unlock(&db->ckpt_wake_lock);
 }
 
-/* Spins, then yields, before sleeping on publish_cv: the commit ahead
- * usually publishes within microseconds, and a futex sleep and wake costs
- * more; yielding lets it run when threads outnumber cores. */
-#define PUBLISH_SPINS 200
-#define PUBLISH_YIELDS 64
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /*
- * Makes version `ver` visible once `ver - 1` is.  Only the committer of
- * `ver` stores it, so a plain store suffices.  Sleepers register in
- * publish_waiters under publish_lock before their last check, and a
- * publisher loads the count after its store (both seq_cst), so a wake-up is
- * never lost and a publisher without sleepers takes no lock.
+ * The commit's versions are linked (invisible).  wal_commit_wait declares
+ * the commit ready, waits until it is as durable as its mode promises and
+ * every older commit is complete too, and says how far that holds: `done`
+ * (>= ver).  Any committer may publish the whole completed prefix, so a
+ * group made durable by one fdatasync becomes visible at once, in version
+ * order, without each commit waiting for its predecessor's thread to run.
  */
-static cairn_status publish(cairn_txn *t, uint64_t ver)
-{
-    cairn_db *db = t->db;
-    for (int i = 0; i < PUBLISH_SPINS + PUBLISH_YIELDS && atomic_load(&db->visible) != ver - 1; i++) {
-        if (atomic_load_explicit(&db->poisoned, memory_order_relaxed))
-            break;
-        if (i < PUBLISH_SPINS)
-            cpu_relax();
-        else
-            sched_yield(); /* the commit ahead may need this core */
-    }
-    if (atomic_load(&db->visible) != ver - 1) {
-        pthread_mutex_lock(&db->publish_lock);
-        atomic_fetch_add(&db->publish_waiters, 1);
-        while (atomic_load(&db->visible) != ver - 1 && !atomic_load(&db->poisoned))
-            pthread_cond_wait(&db->publish_cv, &db->publish_lock);
-        atomic_fetch_sub(&db->publish_waiters, 1);
-        pthread_mutex_unlock(&db->publish_lock);
-    }
-    if (atomic_load(&db->visible) != ver - 1)
-        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
-                       "an earlier commit failed to reach the WAL; the database refuses further writes");
-    atomic_store(&db->visible, ver);
-    if (atomic_load(&db->publish_waiters)) {
-        pthread_mutex_lock(&db->publish_lock);
-        pthread_cond_broadcast(&db->publish_cv);
-        pthread_mutex_unlock(&db->publish_lock);
-    }
-    return CAIRN_OK;
-}
-
 cairn_status durable_finish_commit(cairn_txn *t, uint64_t ver, uint64_t lsn)
 {
     cairn_db *db = t->db;
     cairn_durability mode = t->opts.durability ? t->opts.durability : db->opts.durability;
-    cairn_status st = CAIRN_OK;
-    if (mode != CAIRN_DURABILITY_NONE)
-        st = wal_wait_durable(db->log, lsn, mode);
+    uint64_t done = 0;
+    cairn_status st = wal_commit_wait(db->log, ver, lsn, mode, &done);
     if (st != CAIRN_OK) {
         char msg[WAL_ERR_MAX];
         wal_errmsg(db->log, msg, sizeof msg);
         atomic_store(&db->poisoned, true);
-        st = err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
-                     "the commit could not be made durable (%s); the database refuses further writes", msg);
-        pthread_mutex_lock(&db->publish_lock); /* release commits waiting behind this one */
-        pthread_cond_broadcast(&db->publish_cv);
-        pthread_mutex_unlock(&db->publish_lock);
+        return err_fmt(t->errmsg, sizeof t->errmsg, CAIRN_IO,
+                       "the commit could not be made durable (%s); the database refuses further writes", msg);
     }
-    if (st == CAIRN_OK)
-        st = publish(t, ver);
-    if (st == CAIRN_OK &&
-        atomic_fetch_add_explicit(&db->commits_since_check, 1, memory_order_relaxed) % CKPT_CHECK_EVERY == 0)
+    uint64_t cur = atomic_load_explicit(&db->visible, memory_order_relaxed);
+    while (cur < done &&
+           !atomic_compare_exchange_weak_explicit(&db->visible, &cur, done, memory_order_release,
+                                                  memory_order_relaxed))
+        ;
+    if (atomic_fetch_add_explicit(&db->commits_since_check, 1, memory_order_relaxed) % CKPT_CHECK_EVERY == 0)
         wake_checkpointer(db);
-    return st;
+    return CAIRN_OK;
 }
 
 /* ---- checkpoints ------------------------------------------------------ */

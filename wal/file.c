@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -754,6 +755,47 @@ cairn_status wal_file_size(wal_file *f, uint64_t *sizep, wal_err *err)
     int e = raw_size(f->fd, sizep);
 
     return e != 0 ? io_fail(err, e, "stat", f->path) : CAIRN_OK;
+}
+
+/* ---- Shared mappings -------------------------------------------------- */
+
+bool wal_fs_can_map(const wal_fs *fs)
+{
+#ifdef __linux__
+    return !fs->test;
+#else
+    (void)fs; /* fdatasync is only known to write back mapped pages on Linux */
+    return false;
+#endif
+}
+
+cairn_status wal_file_map(wal_file *f, uint64_t len, uint8_t **mapp, wal_err *err)
+{
+    void *p;
+
+    if (!wal_fs_can_map(f->fs))
+        return wal_err_set(err, CAIRN_UNSUPPORTED, "map %s: this file layer cannot map files",
+                           f->path);
+    if (len == 0 || (uint64_t)(size_t)len != len)
+        return wal_err_set(err, CAIRN_INVALID_ARGUMENT, "map %s: bad length %llu", f->path,
+                           (unsigned long long)len);
+    p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED)
+        return io_fail(err, errno, "mmap", f->path);
+    *mapp = p;
+    return CAIRN_OK;
+}
+
+void wal_map_drop(uint8_t *addr, uint64_t len)
+{
+    if (len > 0)
+        (void)madvise(addr, (size_t)len, MADV_DONTNEED); /* only a hint for memory use */
+}
+
+void wal_map_release(uint8_t *map, uint64_t len)
+{
+    if (map != NULL)
+        munmap(map, (size_t)len);
 }
 
 /* ---- Directories and names -------------------------------------------- */

@@ -182,6 +182,45 @@ cairn_status wal_file_allocate(wal_file *f, uint64_t off, uint64_t len, wal_err 
 /* The current size of the file in `*sizep`. */
 cairn_status wal_file_size(wal_file *f, uint64_t *sizep, wal_err *err);
 
+/* ---- Shared mappings (the WAL's write path on the POSIX layer) ------- */
+
+/*
+ * True when files of `fs` may be written through a shared memory mapping:
+ * the POSIX layer on Linux.  The instrumented test layer answers false, so
+ * that every byte it is asked to write goes through wal_file_pwrite, where
+ * it can fail the write or remember it for a simulated power loss.
+ */
+bool wal_fs_can_map(const wal_fs *fs);
+
+/*
+ * Maps bytes [0, len) of `f` (opened for writing) shared, readable and
+ * writable, and stores the address in `*mapp` (release with
+ * wal_map_release).  Stores to the mapping land in the OS page cache, the
+ * same place a pwrite puts them: they survive the process being killed,
+ * and wal_file_datasync() writes them to the device (on Linux fdatasync
+ * writes back every dirty page of the file, whether a write() or a store
+ * through a shared mapping dirtied it).
+ *
+ * The caller must only store into bytes the file already has on disk
+ * blocks for (preallocated with wal_file_allocate): a store the OS cannot
+ * back, past the end of the file or into a hole on a full disk, raises
+ * SIGBUS instead of returning an error.  CAIRN_UNSUPPORTED when the layer
+ * cannot map (wal_fs_can_map), CAIRN_IO when mmap fails.
+ */
+cairn_status wal_file_map(wal_file *f, uint64_t len, uint8_t **mapp, wal_err *err);
+
+/*
+ * Drops the process's page-table entries for [addr, addr + len) of a
+ * mapping (madvise MADV_DONTNEED): the pages stay in the page cache, dirty
+ * ones stay dirty, and a later access faults them back in.  Keeps the
+ * resident size of a long-lived mapping bounded.  `addr` and `len` must be
+ * page-aligned.
+ */
+void wal_map_drop(uint8_t *addr, uint64_t len);
+
+/* Unmaps a mapping from wal_file_map (NULL is a no-op). */
+void wal_map_release(uint8_t *map, uint64_t len);
+
 /* ---- Directories and names -------------------------------------------- */
 
 /* rename(from, to); replaces `to` if it exists. */

@@ -47,6 +47,12 @@ size_t wal_record_size(const wal_op *ops, size_t n)
 
 size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size_t n)
 {
+    return wal_record_encode_synced(buf, version, 0, ops, n);
+}
+
+size_t wal_record_encode_synced(uint8_t *buf, uint64_t version, uint64_t synced_version,
+                                const wal_op *ops, size_t n)
+{
     size_t len = wal_record_size(ops, n);
     uint8_t *p;
 
@@ -54,7 +60,7 @@ size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size
         return 0;
     wal_put_u32(buf, (uint32_t)len);
     wal_put_u64(buf + 12, version);
-    wal_put_u64(buf + 20, 0); /* synced_version: stamped by wal_append */
+    wal_put_u64(buf + 20, synced_version);
     wal_put_u32(buf + 28, (uint32_t)n);
     p = buf + WAL_RECORD_HEADER_SIZE;
     for (size_t i = 0; i < n; i++) {

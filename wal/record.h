@@ -74,6 +74,14 @@ size_t wal_record_size(const wal_op *ops, size_t n);
  */
 size_t wal_record_encode(uint8_t *buf, uint64_t version, const wal_op *ops, size_t n);
 
+/*
+ * The same with the synced_version field set to `synced_version` (the
+ * checksum is computed once, over the final bytes): what the log writes
+ * when it encodes a commit straight into the segment.
+ */
+size_t wal_record_encode_synced(uint8_t *buf, uint64_t version, uint64_t synced_version,
+                                const wal_op *ops, size_t n);
+
 /* The commit version of an encoded record at `buf` (no validation). */
 uint64_t wal_record_version(const uint8_t *buf);
 

@@ -5,17 +5,36 @@
  * committed transaction is one record (wal/record.h).  Writing:
  *
  *   wal_open()          opens or continues the log;
- *   wal_append()        called under the engine's commit lock, in commit
- *                       version order: copies the record into a memory
- *                       buffer and returns its log sequence number (LSN);
- *   wal_wait_durable()  called without the commit lock: returns once the
- *                       record is written to the OS (ASYNC) or fdatasynced
- *                       (SYNC).  Waiters form groups: the first becomes the
- *                       leader, writes everything buffered with one pwrite,
- *                       issues one fdatasync, and wakes every waiter whose
- *                       LSN that covered.  A background flusher fdatasyncs
- *                       every sync_interval_ms when something new was
- *                       written, bounding what ASYNC commits can lose.
+ *   wal_append(),       called under the engine's commit lock, in commit
+ *   wal_append_ops()    version order: put the record into the log and
+ *                       return its log sequence number (LSN);
+ *   wal_commit_wait()   called without the commit lock once the commit's
+ *                       versions are linked: returns once the record is as
+ *                       durable as its mode promises AND every older
+ *                       record is as durable as its own commit asked, with
+ *                       the newest version that may now be made visible;
+ *   wal_wait_durable()  the durability half alone (no ordering).
+ *
+ * Where the record goes.  On a file layer that can map files
+ * (wal_fs_can_map: the POSIX layer on Linux) the current segment is
+ * mapped shared and records are encoded straight into it: a record is in
+ * the OS page cache when wal_append returns (the promise a pwrite gives:
+ * a killed process loses nothing), so ASYNC commits never wait and do no
+ * system call.  fdatasync of the segment writes the mapped pages to the
+ * device.  Segments are preallocated, so stores never meet a hole; a full
+ * disk fails segment creation with CAIRN_IO before any store.  On the test
+ * layer (or when mmap fails) records collect in a buffer that the thread
+ * doing log I/O writes with one pwrite.
+ *
+ * Group commit (SYNC).  A waiter whose record is not synced issues the
+ * fdatasync itself when no log I/O is running; otherwise it asks for the
+ * next sync and sleeps.  A background syncer thread starts that next sync
+ * the moment the running one ends and keeps syncing back to back while
+ * waiters keep asking; each fdatasync covers every record appended before
+ * it began, and whoever finishes a sync completes every commit it made
+ * durable (in version order) and wakes their threads in one round.  The
+ * same thread fdatasyncs every sync_interval_ms when ASYNC records are
+ * unsynced, bounding what ASYNC commits can lose.
  *
  * Failure is final: after any failed write or sync the wal is poisoned and
  * every later append or wait answers CAIRN_IO (a failed fsync leaves the
@@ -32,9 +51,9 @@
  * to a callback; its report says where appending resumes, which the engine
  * passes to wal_open() in wal_config.
  *
- * Thread safety: wal_append, wal_wait_durable, wal_sync, the removal
- * functions, wal_get_stats and wal_errmsg may be called from any thread;
- * wal_append calls must be serialised by the caller (the commit lock).
+ * Thread safety: every function but wal_open and wal_close may be called
+ * from any thread; wal_append / wal_append_ops calls must be serialised by
+ * the caller (the commit lock).
  */
 #ifndef CAIRN_WAL_WAL_H
 #define CAIRN_WAL_WAL_H
@@ -56,10 +75,14 @@ typedef struct wal_config {
     /* Nominal size of each segment, bytes, at least WAL_SEGMENT_MIN_SIZE.
      * Default WAL_SEGMENT_DEFAULT_SIZE (64 MiB). */
     uint64_t segment_size;
-    /* Period of the background flusher in ms; 0 starts no flusher (ASYNC
-     * commits are then synced only by later SYNC commits or wal_sync).
-     * Default 10. */
+    /* Period of the background fdatasync of ASYNC records in ms; 0: none
+     * (ASYNC commits are then synced only by later SYNC commits, wal_sync
+     * or close).  Default 10. */
     uint32_t sync_interval_ms;
+    /* Write records through a shared mapping of the segment when the file
+     * layer can map files (see above).  Default true; false keeps the
+     * buffered pwrite path. */
+    bool map_segments;
     /* Database id written into (and expected in) every segment header.
      * Default all zero. */
     uint8_t db_id[WAL_DB_ID_SIZE];
@@ -82,7 +105,8 @@ void wal_config_init(wal_config *cfg);
 typedef struct wal_stats {
     uint64_t records;          /* records appended since open */
     uint64_t bytes_appended;   /* their bytes */
-    uint64_t writes;           /* pwrite calls that wrote records */
+    uint64_t writes;           /* pwrite calls that wrote records (none
+                                  while segments are mapped) */
     uint64_t syncs;            /* fdatasync calls on segments (group commits,
                                   flusher, segment roll-over, close) */
     uint64_t segments_created; /* since open */
@@ -94,6 +118,10 @@ typedef struct wal_stats {
     uint64_t written_lsn;      /* written to the OS up to here */
     uint64_t synced_lsn;       /* fdatasynced up to here */
     uint64_t last_version;     /* commit version of the newest record */
+    uint64_t done_version;     /* newest version wal_commit_wait completed
+                                  (with every older one) */
+    bool mapped;               /* the current segment is written through a
+                                  shared mapping */
 } wal_stats;
 
 /*
@@ -118,9 +146,37 @@ cairn_status wal_open(wal_fs *fs, const char *dir, const wal_config *cfg, wal **
 cairn_status wal_append(wal *w, const uint8_t *rec, size_t len, uint64_t *lsnp);
 
 /*
+ * wal_append for a record given as operations: encodes the record of
+ * commit `version` holding `ops[0..n)` straight into the log (one pass,
+ * one checksum) and stores its LSN in `*lsnp`.  The ops' bytes are copied.
+ * CAIRN_INVALID_ARGUMENT when wal_record_size(ops, n) is 0 or the version
+ * is out of order, otherwise as wal_append.
+ */
+cairn_status wal_append_ops(wal *w, uint64_t version, const wal_op *ops, size_t n,
+                            uint64_t *lsnp);
+
+/*
+ * Completes commit `version`, whose record was appended with LSN `lsn`:
+ * declares it ready (the caller has made everything it needs done before
+ * the version may become visible), then waits until its record is as
+ * durable as `mode` promises (see wal_wait_durable; SYNC waits join group
+ * commit) and every older version appended since open has been declared
+ * and is as durable as its own mode asked.  Stores in `*donep` the newest
+ * version with that property (>= `version`): versions up to it may be made
+ * visible.  Every version appended must be declared exactly once, by one
+ * call; a version never declared holds back every later one.
+ * CAIRN_IO when the wal is poisoned (waiters are released), and
+ * CAIRN_INVALID_ARGUMENT for another mode, an LSN not yet appended, or a
+ * version already completed.
+ */
+cairn_status wal_commit_wait(wal *w, uint64_t version, uint64_t lsn, cairn_durability mode,
+                             uint64_t *donep);
+
+/*
  * Waits until the record with LSN `lsn` is as durable as `mode` promises:
  * CAIRN_DURABILITY_ASYNC: written to the OS; CAIRN_DURABILITY_SYNC:
- * fdatasynced (group commit, see above); CAIRN_DURABILITY_NONE returns
+ * fdatasynced (group commit, see above; no ordering with other records is
+ * waited for, unlike wal_commit_wait); CAIRN_DURABILITY_NONE returns
  * CAIRN_OK at once.  CAIRN_IO when the wal is poisoned, CAIRN_INVALID_ARGUMENT
  * for another mode.
  */
@@ -132,7 +188,8 @@ cairn_status wal_sync(wal *w);
 
 /*
  * Writes and fdatasyncs everything appended (unless poisoned), stops the
- * flusher, closes the files and frees `w` (NULL is a no-op).  Returns
+ * syncer thread, unmaps and closes the files and frees `w` (NULL is a
+ * no-op).  Returns
  * CAIRN_IO when the wal was poisoned or the final sync failed; `w` is
  * freed in every case.  No other call may be in progress.
  */
