@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "engine/db_internal.h"
 
 /* ---- temporary directories ------------------------------------------- */
 
@@ -185,6 +186,33 @@ Test(durable, none_override_commits_are_logged_and_survive_a_clean_close)
     ASSERT_OK(cairn_db_close(db));
     db = open_dir(d.path, &o);
     check_rounds(db, 100);
+    ASSERT_OK(cairn_db_close(db));
+    tmp_remove(&d);
+}
+
+/*
+ * On the POSIX file layer the WAL is written through a shared mapping of
+ * the segment: no pwrite per commit, every commit in the OS when it
+ * returns, every commit visible; and a commit in each mode round-trips.
+ */
+Test(durable, commits_are_written_through_the_mapped_segment_in_every_mode)
+{
+    tmpdir d = tmp_make();
+    cairn_options o = durable_opts(CAIRN_DURABILITY_ASYNC);
+    cairn_db *db = open_dir(d.path, &o);
+    wal_stats s;
+    write_rounds(db, 0, 100, CAIRN_DURABILITY_ASYNC);
+    write_rounds(db, 100, 20, CAIRN_DURABILITY_SYNC);
+    write_rounds(db, 120, 20, CAIRN_DURABILITY_NONE);
+    wal_get_stats(db->log, &s);
+    cr_assert(s.mapped, "the WAL segment of a database on the POSIX layer is not mapped");
+    cr_assert_eq(s.writes, 0, "%llu pwrite calls", (unsigned long long)s.writes);
+    cr_assert_eq(s.written_lsn, s.appended_lsn);
+    cr_assert_eq(s.done_version, 140);
+    cr_assert_eq(test_stats(db).visible_version, 140);
+    ASSERT_OK(cairn_db_close(db));
+    db = open_dir(d.path, &o);
+    check_rounds(db, 140);
     ASSERT_OK(cairn_db_close(db));
     tmp_remove(&d);
 }

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "wal_test_util.h"
@@ -248,6 +249,161 @@ out:
     return ok;
 }
 
+/* ---- wal_commit_wait: completion in version order ---------------------- */
+
+#define COMPLETION_VERSIONS (THREADS * COMMITS_PER_THREAD)
+
+typedef struct completion {
+    shared *sh;
+    int index;
+    _Atomic bool declared[COMPLETION_VERSIONS + 1];
+    _Atomic int disorder;    /* a version completed before an older one was declared */
+    _Atomic int undurable;   /* a SYNC commit completed before its record was synced */
+    _Atomic uint64_t sync_commits;
+} completion;
+
+static void *completion_committer(void *arg)
+{
+    completion *c = arg;
+    shared *sh = c->sh;
+    static _Atomic int next_index;
+    int me = atomic_fetch_add(&next_index, 1);
+    cairn_durability mode = me % 3 == 0   ? CAIRN_DURABILITY_ASYNC
+                            : me % 3 == 1 ? CAIRN_DURABILITY_SYNC
+                                          : CAIRN_DURABILITY_NONE;
+
+    for (int i = 0; i < COMMITS_PER_THREAD; i++) {
+        uint64_t lsn = 0, version, done = 0;
+        cairn_status st;
+        wal_stats s;
+
+        pthread_mutex_lock(&sh->commit_lock);
+        version = ++sh->next_version;
+        st = wt_append(sh->w, version, 64, &lsn);
+        pthread_mutex_unlock(&sh->commit_lock);
+        if (st == CAIRN_OK) {
+            atomic_store(&c->declared[version], true);
+            st = wal_commit_wait(sh->w, version, lsn, mode, &done);
+        }
+        if (st != CAIRN_OK || done < version) {
+            pthread_mutex_lock(&sh->commit_lock);
+            sh->failures++;
+            pthread_mutex_unlock(&sh->commit_lock);
+            continue;
+        }
+        for (uint64_t v = 1; v <= done; v++)
+            if (!atomic_load(&c->declared[v]))
+                atomic_fetch_add(&c->disorder, 1);
+        if (mode == CAIRN_DURABILITY_SYNC) {
+            atomic_fetch_add(&c->sync_commits, 1);
+            wal_get_stats(sh->w, &s);
+            if (s.synced_lsn < lsn)
+                atomic_fetch_add(&c->undurable, 1);
+        }
+    }
+    return NULL;
+}
+
+/* Committers in all three modes complete through wal_commit_wait: each
+ * learns a completed version at least its own, never one with an older
+ * undeclared version below it; SYNC commits are synced when they complete,
+ * and they share fdatasyncs. */
+static bool scenario_commit_wait_in_order(char *msg, size_t cap)
+{
+    char *dir = wt_mkdtemp();
+    wal_fs *fs = NULL;
+    wal_config cfg = wt_config(64 * 1024);
+    pthread_t th[THREADS];
+    shared sh;
+    completion *c = calloc(1, sizeof *c);
+    wal_stats s;
+    bool ok = true;
+
+    memset(&sh, 0, sizeof sh);
+    pthread_mutex_init(&sh.commit_lock, NULL);
+    c->sh = &sh;
+    EXPECT(wal_fs_new_posix(&fs) == CAIRN_OK, "fs");
+    EXPECT(wal_open(fs, dir, &cfg, &sh.w, NULL) == CAIRN_OK, "wal_open");
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, completion_committer, c);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    wal_get_stats(sh.w, &s);
+    EXPECT(sh.failures == 0, "%d commits failed or completed short of their version",
+           sh.failures);
+    EXPECT(atomic_load(&c->disorder) == 0, "%d completions passed an undeclared version",
+           atomic_load(&c->disorder));
+    EXPECT(atomic_load(&c->undurable) == 0, "%d SYNC commits completed unsynced",
+           atomic_load(&c->undurable));
+    EXPECT(s.done_version == COMPLETION_VERSIONS, "done_version %" PRIu64, s.done_version);
+    EXPECT(s.syncs < atomic_load(&c->sync_commits), "%" PRIu64 " syncs for %" PRIu64
+           " SYNC commits: no grouping", s.syncs, atomic_load(&c->sync_commits));
+out:
+    if (sh.w != NULL)
+        wal_close(sh.w);
+    wal_fs_free(fs);
+    pthread_mutex_destroy(&sh.commit_lock);
+    free(c);
+    wt_rmtree(dir);
+    return ok;
+}
+
+typedef struct later_commit {
+    wal *w;
+    uint64_t lsn, done;
+    cairn_status st;
+} later_commit;
+
+static void *complete_version_two(void *arg)
+{
+    later_commit *lc = arg;
+    lc->st = wal_commit_wait(lc->w, 2, lc->lsn, CAIRN_DURABILITY_NONE, &lc->done);
+    return NULL;
+}
+
+/* Version 2 is declared first; it cannot complete (nor can done_version
+ * move) until version 1 is declared, and then both complete. */
+static bool scenario_a_version_waits_for_every_older_one(char *msg, size_t cap)
+{
+    char *dir = wt_mkdtemp();
+    wal_fs *fs = NULL;
+    wal_config cfg = wt_config(64 * 1024);
+    wal *w = NULL;
+    later_commit lc = {0};
+    pthread_t th;
+    bool started = false, ok = true;
+    uint64_t lsn1 = 0, done1 = 0;
+    wal_stats s;
+
+    EXPECT(wal_fs_new_posix(&fs) == CAIRN_OK, "fs");
+    EXPECT(wal_open(fs, dir, &cfg, &w, NULL) == CAIRN_OK, "wal_open");
+    EXPECT(wt_append(w, 1, 10, &lsn1) == CAIRN_OK, "append 1");
+    EXPECT(wt_append(w, 2, 10, &lc.lsn) == CAIRN_OK, "append 2");
+    lc.w = w;
+    EXPECT(pthread_create(&th, NULL, complete_version_two, &lc) == 0, "thread");
+    started = true;
+    wal_get_stats(w, &s);
+    EXPECT(s.done_version == 0, "done_version %" PRIu64 " before version 1 was declared",
+           s.done_version);
+    EXPECT(wal_commit_wait(w, 1, lsn1, CAIRN_DURABILITY_SYNC, &done1) == CAIRN_OK, "wait 1");
+    EXPECT(done1 >= 1, "version 1 completed as %" PRIu64, done1);
+    pthread_join(th, NULL);
+    started = false;
+    EXPECT(lc.st == CAIRN_OK && lc.done == 2, "version 2: status %d, done %" PRIu64, lc.st,
+           lc.done);
+    EXPECT(wal_commit_wait(w, 2, lc.lsn, CAIRN_DURABILITY_NONE, &done1) ==
+               CAIRN_INVALID_ARGUMENT,
+           "a version completes once");
+out:
+    if (started)
+        pthread_join(th, NULL);
+    if (w != NULL)
+        wal_close(w);
+    wal_fs_free(fs);
+    wt_rmtree(dir);
+    return ok;
+}
+
 #ifdef CAIRN_TEST_STANDALONE
 
 int main(void)
@@ -259,6 +415,8 @@ int main(void)
         {"group_commit", scenario_group_commit},
         {"async_flusher", scenario_async_flusher},
         {"mixed_modes_with_roll_over", scenario_mixed_modes_with_roll_over},
+        {"commit_wait_in_order", scenario_commit_wait_in_order},
+        {"a_version_waits_for_every_older_one", scenario_a_version_waits_for_every_older_one},
     };
     int failed = 0;
 
@@ -292,6 +450,16 @@ Test(wal_concurrency, async_flusher_syncs_within_the_interval_and_only_when_need
 Test(wal_concurrency, mixed_modes_with_roll_over_lose_nothing)
 {
     RUN(scenario_mixed_modes_with_roll_over);
+}
+
+Test(wal_concurrency, commit_wait_completes_every_mode_in_version_order)
+{
+    RUN(scenario_commit_wait_in_order);
+}
+
+Test(wal_concurrency, a_version_completes_only_after_every_older_one_is_declared)
+{
+    RUN(scenario_a_version_waits_for_every_older_one);
 }
 
 #endif
