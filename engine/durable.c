@@ -217,10 +217,39 @@ static cairn_status load_entry(void *ctx, const ckpt_entry *e)
     return CAIRN_OK;
 }
 
+/* Replayed writes are installed INDEX_BATCH at a time: the index first
+ * warms the tree paths and hash slots of the whole batch at once, so the
+ * cache misses of the inserts overlap instead of queueing. */
 typedef struct replay_ctx {
     cairn_db *db;
     wal_err *err;
+    size_t n;                                  /* pending writes */
+    version *v[INDEX_BATCH];
+    size_t klen[INDEX_BATCH];
+    uint8_t key[INDEX_BATCH][CAIRN_KEY_MAX];   /* copies: the WAL buffer moves on */
 } replay_ctx;
+
+/* Installs the pending writes in order; -1 when memory runs out (the
+ * versions not installed are freed). */
+static int replay_flush(replay_ctx *rc)
+{
+    const uint8_t *keys[INDEX_BATCH];
+    uint64_t hashes[INDEX_BATCH];
+    for (size_t i = 0; i < rc->n; i++) {
+        keys[i] = rc->key[i];
+        hashes[i] = index_hash(keys[i], rc->klen[i]);
+    }
+    index_warm(&rc->db->ix, keys, rc->klen, hashes, rc->n);
+    int ret = 0;
+    for (size_t i = 0; i < rc->n; i++) {
+        if (ret == 0 && store_install(rc->db, keys[i], rc->klen[i], rc->v[i]) != 0)
+            ret = -1; /* store_install freed v[i] */
+        else if (ret != 0)
+            version_free(rc->v[i]);
+    }
+    rc->n = 0;
+    return ret;
+}
 
 static cairn_status replay_record(void *ctx, uint64_t ver, const wal_op *ops, size_t n)
 {
@@ -236,12 +265,24 @@ static cairn_status replay_record(void *ctx, uint64_t ver, const wal_op *ops, si
         bool del = op->type == WAL_OP_DELETE;
         int64_t expires = op->type == WAL_OP_PUT_EXPIRING ? op->expires_at_us : 0;
         version *v = recovered_version(op->value, del ? 0 : op->value_len, expires, ver, del);
-        if (v == NULL || store_install(db, op->key, op->key_len, v) != 0)
-            return wal_err_set(rc->err, CAIRN_NO_MEMORY, "out of memory replaying version %llu",
-                               (unsigned long long)ver);
+        if (v == NULL)
+            goto oom;
+        if (op->key_len > CAIRN_KEY_MAX) {
+            version_free(v);
+            return wal_err_set(rc->err, CAIRN_CORRUPT, "a WAL record at version %llu has a %u-byte key",
+                               (unsigned long long)ver, (unsigned)op->key_len);
+        }
+        rc->v[rc->n] = v;
+        rc->klen[rc->n] = op->key_len;
+        memcpy(rc->key[rc->n], op->key, op->key_len);
+        if (++rc->n == INDEX_BATCH && replay_flush(rc) != 0)
+            goto oom;
     }
     db->assigned = ver;
     return CAIRN_OK;
+oom:
+    return wal_err_set(rc->err, CAIRN_NO_MEMORY, "out of memory replaying version %llu",
+                       (unsigned long long)ver);
 }
 
 /* Empties the index (a checkpoint failed half-way through loading). */
@@ -393,8 +434,20 @@ cairn_status durable_open(cairn_db *db, const char *path, wal_fs *fs, char *errb
         goto fail;
 
     wal_replay_report rep;
-    replay_ctx rc = {db, &err};
-    st = wal_replay(fs, path, db->db_id, db->assigned, replay_record, &rc, ro, &rep, &err);
+    replay_ctx *rc = malloc(sizeof *rc);
+    if (rc == NULL) {
+        st = wal_err_set(&err, CAIRN_NO_MEMORY, "out of memory starting the WAL replay");
+        goto fail;
+    }
+    rc->db = db;
+    rc->err = &err;
+    rc->n = 0;
+    st = wal_replay(fs, path, db->db_id, db->assigned, replay_record, rc, ro, &rep, &err);
+    if (st == CAIRN_OK && replay_flush(rc) != 0)
+        st = wal_err_set(&err, CAIRN_NO_MEMORY, "out of memory replaying the WAL");
+    for (size_t i = 0; i < rc->n; i++) /* left by a failed replay */
+        version_free(rc->v[i]);
+    free(rc);
     if (st != CAIRN_OK)
         goto fail;
     atomic_store(&db->visible, db->assigned);

@@ -326,9 +326,10 @@ node *index_node_new(mvindex *ix, const uint8_t *key, size_t len,
  * of those two fences (0 at either end).  Fences are keys of nodes
  * (NODE_SEPARATOR), so a split allocates nothing but the new tree node.
  * Inner nodes route: child i holds keys in [seps[i], seps[i + 1]); seps[0]
- * is unused; heads[i] is the head of seps[i] after the node's own prefix
- * (also its fences' common prefix).  Every separator is the lowkey of the
- * leftmost leaf to its right.
+ * is unused; heads[i] is the head of seps[i] after the common prefix of the
+ * node's separators (plen; a key without that prefix goes to the first or
+ * the last child).  Every separator is the lowkey of the leftmost leaf to
+ * its right.
  *
  * Writers change a tree node between seq_begin() and seq_end(); a reader
  * that saw the sequence move starts over from the root.  Splits build the
@@ -482,6 +483,18 @@ static int inner_child(const btnode *b, const uint8_t *key, size_t len)
     uint32_t plen = atomic_load_explicit(&((btnode *)b)->plen, TL);
     if (cnt == 0 || cnt > FANOUT)
         return -1;
+    if (plen) {
+        /* every separator starts with the same plen bytes: a key that does
+         * not goes wholly left or right */
+        const node *first = cnt > 1 ? atomic_load_explicit(&SEPS(b)[1], TL) : NULL;
+        if (first == NULL || first->keylen < plen)
+            return -1;
+        int c = memcmp(key, first->key, len < plen ? len : plen);
+        if (c < 0 || (c == 0 && len < plen))
+            return 0;
+        if (c > 0)
+            return (int)cnt - 1;
+    }
     uint32_t kh = head_of(key, len, plen);
     uint32_t lo, hi; /* heads[0] is 0 and counts as below unless kh is 0 */
     head_range(b, cnt, kh, &lo, &hi);
@@ -592,13 +605,33 @@ node *index_cursor_next(index_cursor *c, const mvindex *ix)
     return c->buf[c->pos++];
 }
 
+void index_warm(const mvindex *ix, const uint8_t *const *keys, const size_t *lens,
+                const uint64_t *hashes, size_t n)
+{
+    if (n == 0 || n > INDEX_BATCH)
+        return;
+    const htab *t = LOAD(&((mvindex *)ix)->table);
+    const btnode *cur[INDEX_BATCH];
+    const btnode *root = atomic_load_explicit(&((mvindex *)ix)->root, TL);
+    for (size_t j = 0; j < n; j++) {
+        __builtin_prefetch(&t->slots[hashes[j] & t->mask]);
+        cur[j] = root;
+    }
+    for (bool inner = !root->leaf; inner;) {
+        for (size_t j = 0; j < n; j++) {
+            int i = inner_child(cur[j], keys[j], lens[j]);
+            cur[j] = atomic_load_explicit(&((btnode *)cur[j])->kids[i < 0 ? 0 : i], TL);
+            btnode_prefetch(cur[j]);
+        }
+        inner = !cur[0]->leaf; /* every leaf is on the same level */
+    }
+}
+
 /* ---- writer side ------------------------------------------------------ */
 
 typedef struct btpath {
     btnode *nodes[INDEX_MAX_LEVELS]; /* root first; the leaf last */
     int idx[INDEX_MAX_LEVELS];       /* child taken at each inner node */
-    node *lo[INDEX_MAX_LEVELS];      /* fences of each: NULL at the ends */
-    node *hi[INDEX_MAX_LEVELS];
     int depth;                       /* entries in nodes[] */
 } btpath;
 
@@ -606,25 +639,15 @@ typedef struct btpath {
 static btnode *descend(mvindex *ix, const uint8_t *key, size_t len, btpath *p)
 {
     btnode *b = atomic_load_explicit(&ix->root, TL);
-    node *lo = NULL, *hi = NULL;
     p->depth = 0;
     while (!b->leaf) {
         int i = inner_child(b, key, len);
-        uint32_t cnt = atomic_load_explicit(&b->count, TL);
         p->nodes[p->depth] = b;
         p->idx[p->depth] = i;
-        p->lo[p->depth] = lo;
-        p->hi[p->depth] = hi;
         p->depth++;
-        if (i > 0)
-            lo = atomic_load_explicit(&SEPS(b)[i], TL);
-        if ((uint32_t)i + 1 < cnt)
-            hi = atomic_load_explicit(&SEPS(b)[i + 1], TL);
         b = atomic_load_explicit(&b->kids[i], TL);
         btnode_prefetch(b);
     }
-    p->lo[p->depth] = lo;
-    p->hi[p->depth] = hi;
     p->nodes[p->depth++] = b;
     return b;
 }
@@ -676,11 +699,19 @@ static void leaf_set_plen(btnode *l, uint32_t plen)
     }
 }
 
+/* The common prefix of separators seps[1..cnt) (sorted: the first and the
+ * last decide); 0 without separators. */
+static uint32_t seps_plen(node *const *seps, uint32_t cnt)
+{
+    return cnt < 2 ? 0 : cnt == 2 ? seps[1]->keylen : (uint32_t)common_prefix(seps[1], seps[cnt - 1]);
+}
+
 /* Writer: recomputes the separator heads of an inner node for `plen`. */
 static void inner_set_plen(btnode *b, uint32_t plen)
 {
     uint32_t cnt = atomic_load_explicit(&b->count, TL);
     atomic_store_explicit(&b->plen, plen, TS);
+    atomic_store_explicit(&b->heads[0], 0, TS);
     for (uint32_t i = 1; i < cnt; i++) {
         node *n = atomic_load_explicit(&SEPS(b)[i], TL);
         atomic_store_explicit(&b->heads[i], head_of(n->key, n->keylen, plen), TS);
@@ -699,7 +730,8 @@ static void inner_insert(mvindex *ix, btpath *p, int lvl, node *sep, btnode *kid
         atomic_store_explicit(&r->kids[0], old, TS);
         atomic_store_explicit(&r->kids[1], kid, TS);
         atomic_store_explicit(&SEPS(r)[1], sep, TS);
-        atomic_store_explicit(&r->heads[1], head_of(sep->key, sep->keylen, 0), TS);
+        atomic_store_explicit(&r->plen, sep->keylen, TS);
+        atomic_store_explicit(&r->heads[1], 0, TS); /* the separator is all prefix */
         ix->per_level[r->level]++;
         ix->height++;
         atomic_store_explicit(&ix->root, r, memory_order_release);
@@ -709,9 +741,17 @@ static void inner_insert(mvindex *ix, btpath *p, int lvl, node *sep, btnode *kid
     uint32_t cnt = atomic_load_explicit(&b->count, TL);
     uint32_t at = (uint32_t)p->idx[lvl] + 1;
     uint32_t plen = atomic_load_explicit(&b->plen, TL);
-    uint32_t sh = head_of(sep->key, sep->keylen, plen);
     if (cnt < FANOUT) {
+        uint32_t np = plen;
+        if (cnt < 2) {
+            np = sep->keylen;
+        } else {
+            uint32_t c = (uint32_t)common_prefix(sep, atomic_load_explicit(&SEPS(b)[1], TL));
+            np = c < plen ? c : plen;
+        }
         seq_begin(b);
+        if (np != plen)
+            inner_set_plen(b, np); /* the new separator leaves the old prefix */
         for (uint32_t i = cnt; i > at; i--) {
             atomic_store_explicit(&b->kids[i], atomic_load_explicit(&b->kids[i - 1], TL), TS);
             atomic_store_explicit(&SEPS(b)[i], atomic_load_explicit(&SEPS(b)[i - 1], TL), TS);
@@ -719,7 +759,7 @@ static void inner_insert(mvindex *ix, btpath *p, int lvl, node *sep, btnode *kid
         }
         atomic_store_explicit(&b->kids[at], kid, memory_order_release);
         atomic_store_explicit(&SEPS(b)[at], sep, memory_order_release);
-        atomic_store_explicit(&b->heads[at], sh, TS);
+        atomic_store_explicit(&b->heads[at], head_of(sep->key, sep->keylen, np), TS);
         atomic_store_explicit(&b->count, cnt + 1, TS);
         seq_end(b);
         return;
@@ -728,17 +768,14 @@ static void inner_insert(mvindex *ix, btpath *p, int lvl, node *sep, btnode *kid
      * move the right half to `r`, and push the middle separator up. */
     btnode *kids[FANOUT + 1];
     node *seps[FANOUT + 1];
-    uint32_t heads[FANOUT + 1];
     for (uint32_t i = 0, j = 0; i <= cnt; i++) {
         if (i == at) {
             kids[i] = kid;
             seps[i] = sep;
-            heads[i] = sh;
             continue;
         }
         kids[i] = atomic_load_explicit(&b->kids[j], TL);
         seps[i] = atomic_load_explicit(&SEPS(b)[j], TL);
-        heads[i] = atomic_load_explicit(&b->heads[j], TL);
         j++;
     }
     uint32_t total = cnt + 1, left = total / 2;
@@ -747,27 +784,20 @@ static void inner_insert(mvindex *ix, btpath *p, int lvl, node *sep, btnode *kid
     for (uint32_t i = left; i < total; i++) {
         atomic_store_explicit(&r->kids[i - left], kids[i], TS);
         atomic_store_explicit(&SEPS(r)[i - left], i == left ? NULL : seps[i], TS);
-        atomic_store_explicit(&r->heads[i - left], i == left ? 0 : heads[i], TS);
     }
     atomic_store_explicit(&r->count, total - left, TS);
+    /* each half's heads follow the prefix its own separators share */
+    inner_set_plen(r, seps_plen(seps + left, total - left));
     ix->per_level[r->level]++;
     node *up = seps[left];
-    /* each half's heads follow the prefix its narrower fences share */
-    uint32_t rplen = (uint32_t)common_prefix(up, p->hi[lvl]);
-    atomic_store_explicit(&r->plen, plen, TS);
-    if (rplen != plen)
-        inner_set_plen(r, rplen);
     inner_insert(ix, p, lvl - 1, up, r); /* publish r before cutting b */
-    uint32_t lplen = (uint32_t)common_prefix(p->lo[lvl], up);
     seq_begin(b);
     for (uint32_t i = 0; i < left; i++) {
         atomic_store_explicit(&b->kids[i], kids[i], memory_order_release);
         atomic_store_explicit(&SEPS(b)[i], i == 0 ? NULL : seps[i], memory_order_release);
-        atomic_store_explicit(&b->heads[i], i == 0 ? 0 : heads[i], TS);
     }
     atomic_store_explicit(&b->count, left, TS);
-    if (lplen != plen)
-        inner_set_plen(b, lplen);
+    inner_set_plen(b, seps_plen(seps, left));
     seq_end(b);
 }
 
@@ -876,21 +906,9 @@ static btnode *inner_remove(mvindex *ix, btpath *p, int lvl, btnode *l)
         taker->lowkey = l->lowkey;
         fence_release(ix, old);
     }
-    /* A wider range may share a shorter prefix: fix the heads of every
-     * node that takes over the range before any reader is sent there.  For
-     * fences a <= b <= c, lcp(a, c) = min(lcp(a, b), lcp(b, c)), so the
-     * new prefix is the smaller of the taker's and the removed child's. */
-    uint32_t gone = atomic_load_explicit(&p->nodes[lvl + 1]->plen, TL);
-    btnode *t = atomic_load_explicit(&b->kids[i > 0 ? i - 1 : 1], TL);
-    while (!t->leaf) {
-        if (atomic_load_explicit(&t->plen, TL) > gone) {
-            seq_begin(t);
-            inner_set_plen(t, gone);
-            seq_end(t);
-        }
-        uint32_t tc = atomic_load_explicit(&t->count, TL);
-        t = atomic_load_explicit(&t->kids[i > 0 ? tc - 1 : 0], TL);
-    }
+    /* The taking leaf's wider range may share a shorter prefix: fix its
+     * heads before any reader is sent there.  (Inner nodes key their heads
+     * on their own separators, which this does not change.) */
     btnode *lp = l->prev;
     if (lp)
         lp->next = l->next;
@@ -913,6 +931,8 @@ static btnode *inner_remove(mvindex *ix, btpath *p, int lvl, btnode *l)
     atomic_store_explicit(&SEPS(b)[0], NULL, TS);
     atomic_store_explicit(&b->heads[0], 0, TS);
     atomic_store_explicit(&b->count, cnt - 1, TS);
+    if (cnt - 1 < 2 && atomic_load_explicit(&b->plen, TL) != 0)
+        inner_set_plen(b, 0); /* no separator left to share a prefix */
     seq_end(b);
     return taker;
 }
@@ -1119,8 +1139,10 @@ static bool chk_node(chk *c, const btnode *b, const node *lo, const node *hi, ui
     c->per_level[level]++;
     if (cnt > FANOUT || (cnt == 0 && !(b->leaf && b == atomic_load_explicit(&((mvindex *)c->ix)->root, TL))))
         return chk_fail(c, "tree node count out of range", b);
-    if (plen != common_prefix(lo, hi))
-        return chk_fail(c, "tree node prefix is not its fences' common prefix", b);
+    if (b->leaf && plen != common_prefix(lo, hi))
+        return chk_fail(c, "leaf prefix is not its fences' common prefix", b);
+    if (!b->leaf && cnt < 2 && plen != 0)
+        return chk_fail(c, "inner node without separators has a prefix", b);
     if (b->leaf) {
         if (b->lowkey != lo)
             return chk_fail(c, "leaf low fence differs from its separator", b);
@@ -1155,6 +1177,9 @@ static bool chk_node(chk *c, const btnode *b, const node *lo, const node *hi, ui
                 return chk_fail(c, "missing separator", b);
             if (atomic_load_explicit(&((btnode *)b)->heads[i], TL) != head_of(s->key, s->keylen, plen))
                 return chk_fail(c, "separator head differs from its key", b);
+            const node *s1 = atomic_load_explicit(&SEPS(b)[1], TL);
+            if (s->keylen < plen || memcmp(s->key, s1->key, plen) != 0)
+                return chk_fail(c, "separator outside the node's prefix", b);
             if (lo && key_cmp(s->key, s->keylen, lo->key, lo->keylen) <= 0)
                 return chk_fail(c, "separator not above the node's low fence", b);
             if (hi && key_cmp(s->key, s->keylen, hi->key, hi->keylen) >= 0)
