@@ -815,6 +815,8 @@ cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn
     }
     if (st == CAIRN_CONFLICT)
         db_error(db, CAIRN_CONFLICT, "cairn_db_run: still conflicting after %u attempts", attempt);
+    else if (st != CAIRN_OK && t->errmsg[0])
+        db_error(db, st, "%s", t->errmsg); /* the transaction's message outlives it */
     cairn_txn_free(t);
     if (attemptsp)
         *attemptsp = attempt;

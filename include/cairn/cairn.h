@@ -17,6 +17,7 @@
 #include "types.h"
 #include "db.h"
 #include "txn.h"
+#include "kv.h"
 
 /* Library version. */
 #define CAIRN_VERSION_MAJOR 0

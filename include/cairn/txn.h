@@ -183,8 +183,10 @@ typedef cairn_status (*cairn_txn_fn)(cairn_txn *txn, void *ctx);
  * and runs it again, up to the database's max_retries attempts; then it
  * answers CAIRN_CONFLICT.  When max_open_txns transactions are active it
  * waits for a free one the same way (CAIRN_BUSY once the attempts are
- * spent).  Any other status from `fn` aborts and is returned.
- * `attemptsp`, when not NULL, receives the number of attempts.
+ * spent).  Any other status from `fn` aborts and is returned.  On any
+ * failure the transaction's message is kept as the database's
+ * (cairn_db_errmsg()).  `attemptsp`, when not NULL, receives the number of
+ * attempts.
  */
 cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn_fn fn,
                           void *ctx, uint32_t *attemptsp);

@@ -37,6 +37,23 @@ static inline cairn_slice cairn_slice_of(const void *p, size_t len)
     return s;
 }
 
+/* Bytes the caller owns (results of implicit-transaction primitive calls):
+ * free with cairn_bytes_free(). */
+typedef struct cairn_bytes {
+    uint8_t *data;
+    size_t len;
+} cairn_bytes;
+
+/* Frees b->data and empties `*b` (NULL-safe, idempotent). */
+void cairn_bytes_free(cairn_bytes *b);
+
+/* A borrowed view of owned bytes. */
+static inline cairn_slice cairn_bytes_slice(const cairn_bytes *b)
+{
+    cairn_slice s = {b->data, b->len};
+    return s;
+}
+
 /* ---- Run ids ---------------------------------------------------------- */
 
 #define CAIRN_RUN_ID_SIZE 16

@@ -1,0 +1,110 @@
+/* prim.c - helpers shared by the primitive facades (see prim.h). */
+#include "primitives/prim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/kv.h"
+
+void cairn_bytes_free(cairn_bytes *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+cairn_status prim_txn_err(cairn_txn *txn, cairn_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(txn->errmsg, sizeof txn->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+cairn_status prim_check_run(cairn_txn *txn, const cairn_run_id *run, const char *fn)
+{
+    cairn_status st = txn_usable(txn);
+    if (st != CAIRN_OK)
+        return st;
+    if (run == NULL)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: run is NULL", fn);
+    if (cairn_run_id_is_zero(run))
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT,
+                            "%s: the all-zero run id is reserved for the run index", fn);
+    return CAIRN_OK;
+}
+
+cairn_status prim_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run, cairn_tag tag,
+                      cairn_slice rest, size_t max, bool nonempty, const char *fn, const char *what)
+{
+    if (rest.data == NULL && rest.len > 0)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: %s data is NULL with length %zu", fn,
+                            what, rest.len);
+    if (nonempty && rest.len == 0)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the %s is empty", fn, what);
+    if (rest.len > max)
+        return prim_txn_err(txn, CAIRN_TOO_LARGE, "%s: the %s is %zu bytes, past the limit of %zu", fn,
+                            what, rest.len, max);
+    cairn_status st = cairn_key_make(key, run, tag, rest);
+    if (st != CAIRN_OK)
+        return prim_txn_err(txn, st, "%s: cannot build the key: %s", fn, cairn_strerror(st));
+    return CAIRN_OK;
+}
+
+cairn_status prim_copy(cairn_slice s, cairn_bytes *out)
+{
+    uint8_t *p = malloc(s.len ? s.len : 1);
+    if (p == NULL)
+        return CAIRN_NO_MEMORY;
+    if (s.len)
+        memcpy(p, s.data, s.len);
+    out->data = p;
+    out->len = s.len;
+    return CAIRN_OK;
+}
+
+typedef struct run_ctx {
+    prim_body body;
+    void *ctx;
+    cairn_status body_status; /* what the last run of the body answered */
+    char msg[ERRMSG_CAP];     /* and its message */
+} run_ctx;
+
+static cairn_status run_body(cairn_txn *txn, void *p)
+{
+    run_ctx *rc = p;
+    cairn_status st = rc->body(txn, rc->ctx);
+    rc->body_status = st;
+    if (st != CAIRN_OK && st != CAIRN_DONE)
+        snprintf(rc->msg, sizeof rc->msg, "%s", txn->errmsg);
+    return st == CAIRN_DONE ? CAIRN_OK : st;
+}
+
+cairn_status prim_run(cairn_db *db, bool read_only, prim_body body, void *ctx)
+{
+    if (db == NULL)
+        return CAIRN_INVALID_ARGUMENT;
+    cairn_txn_options opts;
+    cairn_txn_options_init(&opts);
+    if (read_only)
+        opts.mode = CAIRN_TXN_READ_ONLY;
+    run_ctx rc = {body, ctx, CAIRN_OK, ""};
+    cairn_status st = cairn_db_run(db, &opts, run_body, &rc, NULL);
+    if (st == CAIRN_OK)
+        return rc.body_status == CAIRN_DONE ? CAIRN_DONE : CAIRN_OK;
+    if (st == rc.body_status && rc.msg[0])
+        db_error(db, st, "%s", rc.msg);
+    return st;
+}
+
+cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn)
+{
+    if (limit == 0 || limit > CAIRN_LIST_LIMIT_MAX)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: limit %zu is outside 1..%u", fn, limit,
+                            CAIRN_LIST_LIMIT_MAX);
+    return CAIRN_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * prim.h - what every primitive facade shares: argument checks, key
+ * building, error messages on the right handle, owned copies, and running
+ * a `_tx` body as an implicit transaction.
+ */
+#ifndef CAIRN_PRIMITIVES_PRIM_H
+#define CAIRN_PRIMITIVES_PRIM_H
+
+#include <stdarg.h>
+
+#include "cairn/cairn.h"
+#include "engine/db_internal.h"
+
+/* Sets the transaction's error message; returns `status`. */
+cairn_status prim_txn_err(cairn_txn *txn, cairn_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Checks `txn` is usable and `run` names a primitive's run (not NULL, not
+ * the reserved all-zero id); `fn` names the caller in the message. */
+cairn_status prim_check_run(cairn_txn *txn, const cairn_run_id *run, const char *fn);
+
+/* Builds [run][tag][rest] into *key: CAIRN_INVALID_ARGUMENT for a NULL
+ * rest with a length, an empty rest when `nonempty`, or a rest past `max`
+ * bytes (`what` names it in the message). */
+cairn_status prim_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run, cairn_tag tag,
+                      cairn_slice rest, size_t max, bool nonempty, const char *fn,
+                      const char *what);
+
+/* Copies `s` into owned bytes (a 1-byte allocation for empty input, so
+ * data is never NULL on success).  CAIRN_NO_MEMORY on failure. */
+cairn_status prim_copy(cairn_slice s, cairn_bytes *out);
+
+/* The body of an implicit call: runs inside a transaction, may run again. */
+typedef cairn_status (*prim_body)(cairn_txn *txn, void *ctx);
+
+/*
+ * Runs `body` in a transaction of `db` (read-only when `read_only`) through
+ * cairn_db_run(): retried on conflict, committed on CAIRN_OK.  A failing
+ * body's message (the transaction's) becomes the database's.  CAIRN_DONE
+ * from the body commits too and is returned (a "nothing to do" result).
+ */
+cairn_status prim_run(cairn_db *db, bool read_only, prim_body body, void *ctx);
+
+/* A limit for a list call: 1..CAIRN_LIST_LIMIT_MAX. */
+cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn);
+
+#endif
