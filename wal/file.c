@@ -792,6 +792,12 @@ void wal_map_drop(uint8_t *addr, uint64_t len)
         (void)madvise(addr, (size_t)len, MADV_DONTNEED); /* only a hint for memory use */
 }
 
+void wal_map_prefetch(uint8_t *addr, uint64_t len)
+{
+    if (len > 0)
+        (void)madvise(addr, (size_t)len, MADV_WILLNEED); /* only a hint */
+}
+
 void wal_map_release(uint8_t *map, uint64_t len)
 {
     if (map != NULL)

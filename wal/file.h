@@ -218,6 +218,13 @@ cairn_status wal_file_map(wal_file *f, uint64_t len, uint8_t **mapp, wal_err *er
  */
 void wal_map_drop(uint8_t *addr, uint64_t len);
 
+/*
+ * Asks the OS to bring [addr, addr + len) of a mapping into the page cache
+ * now (madvise MADV_WILLNEED), so a later first store into those pages
+ * does not wait for it.  `addr` must be page-aligned.  Only a hint.
+ */
+void wal_map_prefetch(uint8_t *addr, uint64_t len);
+
 /* Unmaps a mapping from wal_file_map (NULL is a no-op). */
 void wal_map_release(uint8_t *map, uint64_t len);
 

@@ -75,6 +75,9 @@
 /* Whole mapped pages below the append offset leave the page tables before
  * a sync, in steps of at least this many bytes; see lead_io_locked. */
 #define MAP_DROP_STEP (64u << 10)
+/* The mapped pages up to this far past the append offset are read into the
+ * page cache ahead of the appends, at syncs; see lead_io_locked. */
+#define MAP_AHEAD (8u << 20)
 /* The syncer lingers at most this fraction of an fdatasync (and at most
  * LINGER_MAX_NS) for the commits the previous sync released; see linger. */
 #define LINGER_DIVISOR 2
@@ -115,6 +118,7 @@ struct wal {
     uint8_t *map; /* the current segment, mapped; NULL: buffered writes */
     uint64_t map_len;
     uint64_t map_dropped; /* [0, map_dropped) left the page tables (I/O owner) */
+    uint64_t map_ahead;   /* [.., map_ahead) was read ahead (I/O owner) */
     uint64_t seg_no, seg_size, seg_off;
     uint64_t buf_off; /* file offset of buf.p[0] in the current segment */
     byte_buf buf, iobuf;
@@ -303,7 +307,7 @@ static cairn_status lead_io_locked(wal *w, bool sync)
 {
     byte_buf tmp = w->iobuf;
     uint64_t off = w->buf_off, target = load_lsn(&w->appended_lsn);
-    uint64_t target_version = w->last_version, drop_to = 0, t0 = 0;
+    uint64_t target_version = w->last_version, drop_to = 0, ahead_to = 0, t0 = 0;
     uint64_t declared = atomic_load(&w->sync_declared);
     wal_file *f = w->cur;
     cairn_status st = CAIRN_OK;
@@ -319,6 +323,10 @@ static cairn_status lead_io_locked(wal *w, bool sync)
         wrote = w->iobuf.len > 0;
     } else if (sync) {
         drop_to = w->seg_off / w->page_size * w->page_size;
+        if (w->seg_off + MAP_AHEAD / 2 > w->map_ahead) {
+            ahead_to = w->seg_off + MAP_AHEAD < w->map_len ? w->seg_off + MAP_AHEAD : w->map_len;
+            ahead_to = (ahead_to + w->page_size - 1) / w->page_size * w->page_size;
+        }
     }
     pthread_mutex_unlock(&w->mu);
 
@@ -331,6 +339,15 @@ static cairn_status lead_io_locked(wal *w, bool sync)
     if (drop_to >= w->map_dropped + MAP_DROP_STEP) {
         wal_map_drop(w->map + w->map_dropped, drop_to - w->map_dropped);
         w->map_dropped = drop_to;
+    }
+    /* The first store into a page of the preallocated segment otherwise
+     * makes the kernel read it in (zero-fill it) on the committing thread;
+     * the I/O owner does that ahead instead. */
+    if (ahead_to > w->map_ahead) {
+        uint64_t from = w->map_ahead > drop_to ? w->map_ahead : drop_to;
+        if (ahead_to > from)
+            wal_map_prefetch(w->map + from, ahead_to - from);
+        w->map_ahead = ahead_to;
     }
     if (wrote)
         st = wal_file_pwrite(f, w->iobuf.p, w->iobuf.len, off, &e);
@@ -407,6 +424,11 @@ static void set_current(wal *w, wal_file *f, uint64_t no, uint64_t size, uint64_
     w->map = map_segment(w, f, size);
     w->map_len = w->map != NULL ? size : 0;
     w->map_dropped = 0;
+    w->map_ahead = 0;
+    if (w->map != NULL) {
+        w->map_ahead = MAP_AHEAD < size ? MAP_AHEAD : size;
+        wal_map_prefetch(w->map, w->map_ahead);
+    }
     w->seg_no = no;
     w->seg_size = size;
     w->seg_off = off;
@@ -839,8 +861,14 @@ static void appended_locked(wal *w, uint64_t version, size_t len, uint64_t *lsnp
         w->buf.len += len;
     w->seg_off += len;
     atomic_store_explicit(&w->appended_lsn, lsn, memory_order_release);
-    if (w->map != NULL) /* the stores into the mapping put it in the OS */
+    if (w->map != NULL) {
+        /* the stores into the mapping put it in the OS */
         atomic_store_explicit(&w->written_lsn, lsn, memory_order_release);
+        /* the next record's first cache lines: fetched for writing now,
+         * they are not a cache miss on the next commit's path */
+        for (uint64_t o = w->seg_off; o < w->seg_off + 256 && o < w->seg_size; o += 64)
+            __builtin_prefetch(w->map + o, 1);
+    }
     w->last_version = version;
     w->records++;
     w->bytes_appended += len;
