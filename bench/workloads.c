@@ -21,6 +21,7 @@ extern const bench_workload bench_wl_ycsb_e;
 extern const bench_workload bench_wl_ycsb_f;
 extern const bench_workload bench_wl_recovery;
 extern const bench_workload bench_wl_checkpoint;
+extern const bench_workload bench_wl_kv;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -38,6 +39,7 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_ycsb_e,
     &bench_wl_recovery,
     &bench_wl_checkpoint,
+    &bench_wl_kv,
     NULL,
 };
 

@@ -775,6 +775,8 @@ static void backoff(const cairn_db *db, uint32_t attempt, uint64_t *rng)
         d = hi;
     if (d == 0)
         return;
+    if (*rng == 0) /* seeded on the first wait: most runs never wait */
+        *rng = (uint64_t)(uintptr_t)rng ^ (uint64_t)db_clock_now(db);
     d = d / 2 + splitmix64(rng) % (d / 2 + 1);
     struct timespec ts = {(time_t)(d / 1000000), (long)(d % 1000000) * 1000};
     nanosleep(&ts, NULL);
@@ -786,7 +788,7 @@ cairn_status cairn_db_run(cairn_db *db, const cairn_txn_options *opts, cairn_txn
     if (db == NULL || fn == NULL)
         return CAIRN_INVALID_ARGUMENT;
     cairn_txn *t = NULL;
-    uint64_t rng = (uint64_t)(uintptr_t)&t ^ (uint64_t)db_clock_now(db);
+    uint64_t rng = 0;
     uint32_t attempt = 1;
     cairn_status st;
     while ((st = cairn_txn_begin(db, opts, &t)) == CAIRN_BUSY && attempt < db->opts.max_retries)
