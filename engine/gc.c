@@ -108,10 +108,10 @@ void gc_step(cairn_db *db, size_t budget)
             prune(db, n, min_snap);
             version *h = atomic_load_explicit(&n->head, memory_order_relaxed);
             if ((h->flags & VERSION_TOMBSTONE) && h->ver <= min_snap &&
-                atomic_load_explicit(&h->older, memory_order_relaxed) == NULL &&
-                retire_reserve(&db->retired, 1) == 0) {
+                atomic_load_explicit(&h->older, memory_order_relaxed) == NULL) {
+                /* the unlink may retire tree nodes itself: reserve after it */
                 if (index_unlink(&db->ix, n))
-                    retire_add(&db->retired, n, index_free_node, db->assigned);
+                    gc_retire(db, n, index_free_node);
                 unlinked = true;
                 stat_add_locked(&db->st_keys, -(int64_t)1);
                 stat_add_locked(&db->st_versions, -(int64_t)1);

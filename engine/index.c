@@ -489,7 +489,8 @@ static int inner_child(const btnode *b, const uint8_t *key, size_t len)
         const node *first = cnt > 1 ? atomic_load_explicit(&SEPS(b)[1], TL) : NULL;
         if (first == NULL || first->keylen < plen)
             return -1;
-        int c = memcmp(key, first->key, len < plen ? len : plen);
+        size_t n = len < plen ? len : plen;
+        int c = n ? memcmp(key, first->key, n) : 0;
         if (c < 0 || (c == 0 && len < plen))
             return 0;
         if (c > 0)
