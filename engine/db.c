@@ -27,6 +27,7 @@ void cairn_options_init(cairn_options *opts)
     opts->wal_segment_size = 64ull * 1024u * 1024u;
     opts->checkpoint_wal_bytes = 64ull * 1024u * 1024u;
     opts->read_only = false;
+    opts->wal_mmap = true;
 }
 
 static cairn_status check_options(const cairn_options *o, char *err, size_t cap)
@@ -61,8 +62,6 @@ static cairn_status check_options(const cairn_options *o, char *err, size_t cap)
 static void db_free(cairn_db *db)
 {
     free(db->dir);
-    pthread_mutex_destroy(&db->publish_lock);
-    pthread_cond_destroy(&db->publish_cv);
     pthread_mutex_destroy(&db->ckpt_lock);
     pthread_mutex_destroy(&db->ckpt_wake_lock);
     pthread_cond_destroy(&db->ckpt_wake);
@@ -112,8 +111,6 @@ cairn_status db_open_fs(const char *path, const cairn_options *opts, wal_fs *fs,
     pthread_mutex_init(&db->pool_lock, NULL);
     pthread_mutex_init(&db->id_lock, NULL);
     pthread_mutex_init(&db->err_lock, NULL);
-    pthread_mutex_init(&db->publish_lock, NULL);
-    pthread_cond_init(&db->publish_cv, NULL);
     pthread_mutex_init(&db->ckpt_lock, NULL);
     pthread_mutex_init(&db->ckpt_wake_lock, NULL);
     pthread_cond_init(&db->ckpt_wake, NULL);

@@ -68,9 +68,6 @@ struct cairn_db {
     uint8_t db_id[16];
     cairn_recovery_report recovery;
     _Atomic bool poisoned;             /* a WAL write or sync failed */
-    pthread_mutex_t publish_lock;      /* in-order publication of versions */
-    pthread_cond_t publish_cv;
-    _Atomic uint32_t publish_waiters;  /* commits asleep on publish_cv */
     pthread_mutex_t ckpt_lock;         /* one checkpoint at a time */
     uint64_t ckpt_version, ckpt_prev_version;  /* under ckpt_lock */
     _Atomic uint64_t st_checkpoints, st_ckpt_version;

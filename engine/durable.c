@@ -468,6 +468,7 @@ cairn_status durable_open(cairn_db *db, const char *path, wal_fs *fs, char *errb
         wal_config_init(&cfg);
         cfg.segment_size = db->opts.wal_segment_size;
         cfg.sync_interval_ms = db->opts.sync_interval_ms;
+        cfg.map_segments = db->opts.wal_mmap;
         memcpy(cfg.db_id, db->db_id, sizeof cfg.db_id);
         cfg.resume_segment = rep.resume_segment;
         cfg.resume_offset = rep.resume_offset;

@@ -217,6 +217,28 @@ Test(durable, commits_are_written_through_the_mapped_segment_in_every_mode)
     tmp_remove(&d);
 }
 
+/* cairn_options.wal_mmap = false: the same records through pwrite. */
+Test(durable, wal_mmap_off_writes_the_log_with_pwrite)
+{
+    tmpdir d = tmp_make();
+    cairn_options o = durable_opts(CAIRN_DURABILITY_ASYNC);
+    o.wal_mmap = false;
+    cairn_db *db = open_dir(d.path, &o);
+    wal_stats s;
+    write_rounds(db, 0, 50, CAIRN_DURABILITY_ASYNC);
+    write_rounds(db, 50, 10, CAIRN_DURABILITY_SYNC);
+    wal_get_stats(db->log, &s);
+    cr_assert_not(s.mapped, "wal_mmap = false still mapped the segment");
+    cr_assert_gt(s.writes, 0, "no pwrite was issued");
+    cr_assert_eq(s.done_version, 60);
+    ASSERT_OK(cairn_db_close(db));
+    o.wal_mmap = true; /* the files are the same either way */
+    db = open_dir(d.path, &o);
+    check_rounds(db, 60);
+    ASSERT_OK(cairn_db_close(db));
+    tmp_remove(&d);
+}
+
 Test(durable, a_new_directory_is_created_private)
 {
     tmpdir d = tmp_make();

@@ -83,6 +83,13 @@ typedef struct cairn_options {
     uint64_t checkpoint_wal_bytes;
     /* Open for inspection only: no writes, no truncation.  Default false. */
     bool read_only;
+    /* Write WAL records through a shared memory mapping of the (preallocated)
+     * segment, with no system call per commit (Linux).  Default true.  Turn
+     * it off on copy-on-write filesystems (btrfs with copy-on-write, ZFS),
+     * where preallocated blocks do not guarantee a later write finds space:
+     * records are then written with pwrite and a full disk is a status, not
+     * a SIGBUS.  See docs/FORMAT.md, "How records reach the file". */
+    bool wal_mmap;
 } cairn_options;
 
 /* Sets every field of `*opts` to its default.  `opts` must not be NULL. */
