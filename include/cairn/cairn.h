@@ -18,6 +18,7 @@
 #include "db.h"
 #include "txn.h"
 #include "kv.h"
+#include "statecell.h"
 
 /* Library version. */
 #define CAIRN_VERSION_MAJOR 0
