@@ -70,6 +70,7 @@ struct cairn_db {
     _Atomic bool poisoned;             /* a WAL write or sync failed */
     pthread_mutex_t ckpt_lock;         /* one checkpoint at a time */
     uint64_t ckpt_version, ckpt_prev_version;  /* under ckpt_lock */
+    _Atomic uint64_t ckpt_bytes;       /* entry bytes the last checkpoint wrote */
     _Atomic uint64_t st_checkpoints, st_ckpt_version;
     /* Automatic checkpoints run on their own thread. */
     pthread_t ckpt_thread;

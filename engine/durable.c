@@ -554,7 +554,11 @@ static void wake_checkpointer(cairn_db *db)
         return;
     wal_stats ws;
     wal_get_stats(db->log, &ws);
-    if (ws.total_bytes < db->opts.checkpoint_wal_bytes)
+    /* A checkpoint rewrites every live key: wait for at least as much WAL
+     * as the last one wrote, so checkpoints never write more than the log
+     * (and a large database is not rewritten every checkpoint_wal_bytes). */
+    uint64_t last = atomic_load_explicit(&db->ckpt_bytes, memory_order_relaxed);
+    if (ws.total_bytes < db->opts.checkpoint_wal_bytes || ws.total_bytes < last)
         return;
     pthread_mutex_lock(&db->ckpt_wake_lock);
     db->ckpt_wanted = true;
@@ -607,6 +611,7 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
     if (snap == db->ckpt_version)
         goto done; /* nothing new since the last checkpoint */
     st = ckpt_writer_open(db->fs, db->dir, snap, db->db_id, &w, &err);
+    uint64_t bytes = 0; /* entry bytes, near enough the file's size */
     index_cursor cur;
     index_cursor_seek(&cur, &db->ix, NULL, 0);
     for (node *n; st == CAIRN_OK && (n = index_cursor_next(&cur, &db->ix)) != NULL;) {
@@ -614,6 +619,7 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
         if (!version_live(v, t->now_us))
             continue;
         cairn_slice val = version_value(v);
+        bytes += n->keylen + val.len + 24u;
         st = ckpt_writer_add(w, node_key(n), n->keylen, val.data, (uint32_t)val.len, version_expiry(v),
                              v->ver, &err);
     }
@@ -628,6 +634,7 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
     uint64_t keep = db->ckpt_version;
     db->ckpt_prev_version = db->ckpt_version;
     db->ckpt_version = snap;
+    atomic_store(&db->ckpt_bytes, bytes);
     atomic_store(&db->st_ckpt_version, snap);
     atomic_fetch_add(&db->st_checkpoints, 1);
     if (keep) {

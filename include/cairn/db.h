@@ -78,7 +78,9 @@ typedef struct cairn_options {
     uint32_t retry_backoff_max_us;
     /* Size of each WAL segment file in bytes.  Default 64 MiB. */
     uint64_t wal_segment_size;
-    /* Checkpoint automatically once the WAL holds this many bytes.
+    /* Checkpoint automatically once the WAL holds this many bytes, and at
+     * least as many as the last checkpoint wrote (a checkpoint rewrites every
+     * live key, so it never writes more than the log did meanwhile).
      * Default 64 MiB; 0 disables automatic checkpoints. */
     uint64_t checkpoint_wal_bytes;
     /* Open for inspection only: no writes, no truncation.  Default false. */
