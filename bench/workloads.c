@@ -22,6 +22,8 @@ extern const bench_workload bench_wl_ycsb_f;
 extern const bench_workload bench_wl_recovery;
 extern const bench_workload bench_wl_checkpoint;
 extern const bench_workload bench_wl_kv;
+extern const bench_workload bench_wl_cell_cas;
+extern const bench_workload bench_wl_cell_cas_shared;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -40,6 +42,8 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_recovery,
     &bench_wl_checkpoint,
     &bench_wl_kv,
+    &bench_wl_cell_cas,
+    &bench_wl_cell_cas_shared,
     NULL,
 };
 
