@@ -33,6 +33,8 @@ struct cairn_db {
     mvindex ix;
     retirelist retired;                /* under commit_lock */
     gcqueue gcq;                       /* under commit_lock */
+    uint64_t gc_pass_min;              /* min snapshot of the current queue pass */
+    size_t gc_pass_left;               /* queued nodes that pass still visits */
     _Atomic size_t gc_pending;         /* gcq.n + retired.n, readable without the lock */
 
     /* Transaction handles and snapshot slots.  An active transaction holds

@@ -16,11 +16,22 @@
 
 #include "engine/db_internal.h"
 
-static void prune(cairn_db *db, node *n, uint64_t min_snap)
+/* Versions a write looks past the head for garbage.  While an old
+ * snapshot pins `min`, every version above it must stay, and a full walk
+ * on each write of a hot key would cost the chain's length every time; the
+ * queue takes such a node instead, and walks it once `min` has moved. */
+#define PRUNE_WALK 8u
+
+/* Frees what no snapshot can reach below the newest version <= min_snap,
+ * looking at most `walk` versions deep (0: the whole chain). */
+static void prune(cairn_db *db, node *n, uint64_t min_snap, unsigned walk)
 {
     version *v = atomic_load_explicit(&n->head, memory_order_relaxed);
-    while (v && v->ver > min_snap)
+    for (unsigned i = 0; v && v->ver > min_snap; i++) {
+        if (walk && i == walk)
+            return;
         v = atomic_load_explicit(&v->older, memory_order_relaxed);
+    }
     if (v == NULL)
         return;
     version *cut = atomic_load_explicit(&v->older, memory_order_relaxed);
@@ -82,7 +93,7 @@ void gc_install(cairn_db *db, node *n, version *v, uint64_t min_snap)
     version *old = atomic_load_explicit(&n->head, memory_order_relaxed);
     atomic_store_explicit(&v->older, old, memory_order_relaxed);
     atomic_store_explicit(&n->head, v, memory_order_release);
-    prune(db, n, min_snap);
+    prune(db, n, min_snap, PRUNE_WALK);
     if (has_garbage(n))
         gc_enqueue(db, n);
 }
@@ -98,14 +109,24 @@ void gc_retire(void *ctx, void *ptr, void (*free_fn)(void *))
 void gc_step(cairn_db *db, size_t budget)
 {
     gcqueue *q = &db->gcq;
-    if (q->n) {
-        uint64_t min_snap = snapreg_min(&db->snaps,
-                                        atomic_load_explicit(&db->visible, memory_order_acquire));
-        size_t batch = q->n < budget ? q->n : budget;
+    uint64_t min_snap = q->n ? snapreg_min(&db->snaps, atomic_load_explicit(&db->visible,
+                                                                             memory_order_acquire))
+                             : 0;
+    /* A pass over the queue starts each time `min` moves: the nodes queued
+     * then are each walked once; until `min` moves again, walking them
+     * could free nothing more. */
+    if (q->n && min_snap != db->gc_pass_min) {
+        db->gc_pass_min = min_snap;
+        db->gc_pass_left = q->n;
+    }
+    if (q->n && db->gc_pass_left) {
+        size_t batch = db->gc_pass_left < budget ? db->gc_pass_left : budget;
+        batch = batch < q->n ? batch : q->n;
+        db->gc_pass_left -= batch;
         bool unlinked = false;
         for (size_t i = 0; i < batch; i++) {
             node *n = dequeue(q);
-            prune(db, n, min_snap);
+            prune(db, n, min_snap, 0);
             version *h = atomic_load_explicit(&n->head, memory_order_relaxed);
             if ((h->flags & VERSION_TOMBSTONE) && h->ver <= min_snap &&
                 atomic_load_explicit(&h->older, memory_order_relaxed) == NULL) {
@@ -133,5 +154,6 @@ void gc_destroy(cairn_db *db)
     free(db->gcq.items);
     db->gcq.items = NULL;
     db->gcq.n = db->gcq.cap = db->gcq.head = 0;
+    db->gc_pass_left = 0;
     retire_destroy(&db->retired);
 }
