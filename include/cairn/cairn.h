@@ -19,6 +19,7 @@
 #include "txn.h"
 #include "kv.h"
 #include "statecell.h"
+#include "eventlog.h"
 
 /* Library version. */
 #define CAIRN_VERSION_MAJOR 0
