@@ -1622,6 +1622,118 @@ static bool scenario_cell_counter(char *err, size_t cap)
 
 /* ---- runners ------------------------------------------------------------------------- */
 
+/* ---- one event log, four appenders ------------------------------------------------- */
+
+/*
+ * Four threads append 10,000 events each to one run's log through the
+ * implicit append (retried on conflict).  The log must end with exactly
+ * 40,000 events numbered 0..39,999, each thread's returned numbers
+ * distinct, and the chain must verify; a retried idempotent append returns
+ * the number of the first.  Not scaled: 40,000 is what it shows.
+ */
+enum { EV_THREADS = 4, EV_APPENDS = 10000 };
+
+typedef struct evlog {
+    cairn_db *db;
+    cairn_run_id run;
+    uint64_t *seqs[EV_THREADS];
+    failure fail;
+} evlog;
+
+typedef struct ev_arg {
+    evlog *e;
+    int index;
+} ev_arg;
+
+static void *ev_appender(void *p)
+{
+    ev_arg *a = p;
+    evlog *e = a->e;
+    char payload[48];
+    for (int i = 0; i < EV_APPENDS && !failed(&e->fail); i++) {
+        snprintf(payload, sizeof payload, "thread %d event %d", a->index, i);
+        uint64_t seq;
+        cairn_status st = cairn_event_append(e->db, &e->run, test_str(i % 2 ? "tool_call" : "thought"),
+                                             test_str(payload), &seq, NULL);
+        if (st != CAIRN_OK) {
+            char msg[256];
+            cairn_db_errmsg(e->db, msg, sizeof msg);
+            failf(&e->fail, "thread %d append %d: %s (%s)", a->index, i, cairn_status_name(st), msg);
+            break;
+        }
+        e->seqs[a->index][i] = seq;
+    }
+    return NULL;
+}
+
+static bool scenario_event_appends(char *err, size_t cap)
+{
+    static evlog e;
+    memset(&e, 0, sizeof e);
+    failure_init(&e.fail);
+    e.db = open_for_contention(CELL_RETRIES);
+    e.run = test_run(0xE4, 4);
+    pthread_t threads[EV_THREADS];
+    ev_arg args[EV_THREADS];
+    for (int i = 0; i < EV_THREADS; i++) {
+        e.seqs[i] = calloc(EV_APPENDS, sizeof(uint64_t));
+        if (e.seqs[i] == NULL)
+            abort();
+        args[i] = (ev_arg){&e, i};
+    }
+    for (int i = 0; i < EV_THREADS; i++)
+        pthread_create(&threads[i], NULL, ev_appender, &args[i]);
+    for (int i = 0; i < EV_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    const uint64_t total = (uint64_t)EV_THREADS * EV_APPENDS;
+    if (!failed(&e.fail)) {
+        uint64_t len = 0;
+        cairn_status st = cairn_event_len(e.db, &e.run, &len);
+        if (st != CAIRN_OK || len != total)
+            failf(&e.fail, "the log holds %llu events (%s), expected %llu", (unsigned long long)len,
+                  cairn_status_name(st), (unsigned long long)total);
+    }
+    if (!failed(&e.fail)) {
+        uint64_t *all = malloc(total * sizeof *all);
+        if (all == NULL)
+            abort();
+        for (int i = 0; i < EV_THREADS; i++)
+            memcpy(all + (size_t)i * EV_APPENDS, e.seqs[i], EV_APPENDS * sizeof *all);
+        qsort(all, total, sizeof *all, u64_cmp);
+        for (uint64_t i = 0; i < total; i++) {
+            if (all[i] != i) {
+                failf(&e.fail, "the %llu-th smallest number returned is %llu", (unsigned long long)i,
+                      (unsigned long long)all[i]);
+                break;
+            }
+        }
+        free(all);
+    }
+    if (!failed(&e.fail)) {
+        cairn_chain_report r;
+        cairn_status st = cairn_event_verify(e.db, &e.run, &r);
+        if (st != CAIRN_OK || !r.ok || r.checked != total)
+            failf(&e.fail, "the chain does not verify: %s at %llu (%llu checked)", r.why,
+                  (unsigned long long)r.bad_seq, (unsigned long long)r.checked);
+    }
+    if (!failed(&e.fail)) {
+        uint64_t s1 = 0, s2 = 0;
+        bool a1 = false, a2 = true;
+        cairn_status st = cairn_event_append_once(e.db, &e.run, test_str("retry-me"), test_str("t"),
+                                                  test_str("p"), &s1, NULL, &a1);
+        if (st == CAIRN_OK)
+            st = cairn_event_append_once(e.db, &e.run, test_str("retry-me"), test_str("t"), test_str("p"),
+                                         &s2, NULL, &a2);
+        if (st != CAIRN_OK || !a1 || a2 || s1 != total || s2 != s1)
+            failf(&e.fail, "idempotent retry: %s, first %llu (appended %d), retry %llu (appended %d)",
+                  cairn_status_name(st), (unsigned long long)s1, a1, (unsigned long long)s2, a2);
+    }
+    for (int i = 0; i < EV_THREADS; i++)
+        free(e.seqs[i]);
+    test_close(e.db);
+    return failure_report(&e.fail, err, cap);
+}
+
 #ifdef CAIRN_TEST_STANDALONE
 
 int main(void)
@@ -1645,6 +1757,7 @@ int main(void)
          scenario_bank_durable},
         {"synchronous_increments_from_many_threads_survive_reopen", scenario_counter_sync},
         {"cell_transitions_from_four_threads_lose_no_increment", scenario_cell_counter},
+        {"four_appenders_to_one_event_log_leave_no_gap_or_duplicate", scenario_event_appends},
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
@@ -1730,6 +1843,12 @@ Test(concurrency, cell_transitions_from_four_threads_lose_no_increment)
 {
     char err[512] = "";
     cr_assert(scenario_cell_counter(err, sizeof err), "%s", err);
+}
+
+Test(concurrency, four_appenders_to_one_event_log_leave_no_gap_or_duplicate)
+{
+    char err[512] = "";
+    cr_assert(scenario_event_appends(err, sizeof err), "%s", err);
 }
 
 #endif
