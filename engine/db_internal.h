@@ -73,6 +73,7 @@ struct cairn_db {
     pthread_mutex_t ckpt_lock;         /* one checkpoint at a time */
     uint64_t ckpt_version, ckpt_prev_version;  /* under ckpt_lock */
     _Atomic uint64_t ckpt_bytes;       /* entry bytes the last checkpoint wrote */
+    _Atomic uint64_t ckpt_wal_mark;    /* WAL bytes appended when it began (0: none yet) */
     _Atomic uint64_t st_checkpoints, st_ckpt_version;
     /* Automatic checkpoints run on their own thread. */
     pthread_t ckpt_thread;

@@ -558,7 +558,11 @@ static void wake_checkpointer(cairn_db *db)
      * as the last one wrote, so checkpoints never write more than the log
      * (and a large database is not rewritten every checkpoint_wal_bytes). */
     uint64_t last = atomic_load_explicit(&db->ckpt_bytes, memory_order_relaxed);
-    if (ws.total_bytes < db->opts.checkpoint_wal_bytes || ws.total_bytes < last)
+    uint64_t mark = atomic_load_explicit(&db->ckpt_wal_mark, memory_order_relaxed);
+    /* the log written since the last checkpoint began (before the first
+     * one since open: all the log there is) */
+    uint64_t since = mark ? ws.bytes_appended - mark : ws.total_bytes;
+    if (since < db->opts.checkpoint_wal_bytes || since < last)
         return;
     pthread_mutex_lock(&db->ckpt_wake_lock);
     db->ckpt_wanted = true;
@@ -606,6 +610,9 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
     if (st != CAIRN_OK)
         return err_fmt(msg, cap, st, "checkpoint: cannot take a snapshot");
     uint64_t snap = t->snap;
+    wal_stats ws;
+    wal_get_stats(db->log, &ws);
+    uint64_t mark = ws.bytes_appended ? ws.bytes_appended : 1; /* what this checkpoint covers */
     wal_err err = {{0}};
     ckpt_writer *w = NULL;
     if (snap == db->ckpt_version)
@@ -635,6 +642,7 @@ static cairn_status write_checkpoint(cairn_db *db, char *msg, size_t cap)
     db->ckpt_prev_version = db->ckpt_version;
     db->ckpt_version = snap;
     atomic_store(&db->ckpt_bytes, bytes);
+    atomic_store(&db->ckpt_wal_mark, mark);
     atomic_store(&db->st_ckpt_version, snap);
     atomic_fetch_add(&db->st_checkpoints, 1);
     if (keep) {
