@@ -24,6 +24,11 @@ extern const bench_workload bench_wl_checkpoint;
 extern const bench_workload bench_wl_kv;
 extern const bench_workload bench_wl_cell_cas;
 extern const bench_workload bench_wl_cell_cas_shared;
+extern const bench_workload bench_wl_event_append;
+extern const bench_workload bench_wl_event_append_runs;
+extern const bench_workload bench_wl_event_read_range;
+extern const bench_workload bench_wl_event_read_type;
+extern const bench_workload bench_wl_event_verify;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -44,6 +49,11 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_kv,
     &bench_wl_cell_cas,
     &bench_wl_cell_cas_shared,
+    &bench_wl_event_append,
+    &bench_wl_event_append_runs,
+    &bench_wl_event_read_range,
+    &bench_wl_event_read_type,
+    &bench_wl_event_verify,
     NULL,
 };
 
