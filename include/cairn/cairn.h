@@ -20,6 +20,7 @@
 #include "kv.h"
 #include "statecell.h"
 #include "eventlog.h"
+#include "tracestore.h"
 
 /* Library version. */
 #define CAIRN_VERSION_MAJOR 0
