@@ -30,6 +30,8 @@ enum {
 /* Stored trace: [format u8][type u8][status u8][ntags u8][start u64][end u64]
  * [id_len u8][id][parent_len u8][parent][name_len u8][name]
  * ntags x ([tag_len u8][tag]) [payload_len u32][payload], integers big-endian. */
+/* Point reads one cairn_txn_get_many() call of a query makes. */
+enum { GET_BATCH = 16 };
 enum { TRACE_FORMAT = 1, FIXED = 4 + 8 + 8 + 1 + 1 + 1 + 4, OFF_START = 4, OFF_END = 12, OFF_ID = 20 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -603,9 +605,11 @@ static cairn_status query(cairn_txn *txn, const cairn_run_id *run, const cairn_k
     if (st != CAIRN_OK)
         return st;
     rawset r = {0};
+    cairn_slice *ids = NULL;
+    size_t nids = 0;
     cairn_slice ik, iv;
     while ((st = cairn_iter_next(it, &ik, &iv)) == CAIRN_OK) {
-        if (r.n == limit) {
+        if (nids == limit) {
             listp->more = true;
             break;
         }
@@ -615,20 +619,46 @@ static cairn_status query(cairn_txn *txn, const cairn_run_id *run, const cairn_k
             st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: a malformed index key", fn);
             goto fail;
         }
-        cairn_slice raw;
-        cairn_trace_view t;
-        if ((st = load(txn, run, id, &raw, &t, fn, "id")) != CAIRN_OK) {
-            if (st == CAIRN_NOT_FOUND)
-                st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: an index entry points at no trace", fn);
-            goto fail;
-        }
-        if (!rawset_add(&r, raw))
+        if (ids == NULL && (ids = malloc((limit < 64 ? limit : 64) * sizeof *ids)) == NULL)
             goto oom;
+        if (nids >= 64 && (nids & (nids - 1)) == 0) { /* grows past 64 by doubling */
+            cairn_slice *n = realloc(ids, nids * 2 * sizeof *n);
+            if (n == NULL)
+                goto oom;
+            ids = n;
+        }
+        ids[nids++] = id; /* borrowed from the index key until the transaction ends */
     }
     if (st != CAIRN_OK && st != CAIRN_DONE)
         goto fail;
     cairn_iter_free(it);
     it = NULL;
+    /* the traces, in batches whose point reads overlap in memory */
+    for (size_t i = 0; i < nids; i += GET_BATCH) {
+        size_t m = nids - i < GET_BATCH ? nids - i : GET_BATCH;
+        cairn_key keys[GET_BATCH];
+        cairn_slice vals[GET_BATCH];
+        cairn_status sts[GET_BATCH];
+        for (size_t j = 0; j < m; j++)
+            key_record(&keys[j], run, ids[i + j]);
+        if ((st = cairn_txn_get_many(txn, keys, m, vals, sts)) != CAIRN_OK)
+            goto fail;
+        for (size_t j = 0; j < m; j++) {
+            cairn_trace_view t;
+            if (sts[j] != CAIRN_OK) {
+                st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: an index entry points at no trace", fn);
+                goto fail;
+            }
+            if (!decode(vals[j], &t) || !slice_same(t.id, ids[i + j])) {
+                st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: the stored trace is malformed", fn);
+                goto fail;
+            }
+            if (!rawset_add(&r, vals[j]))
+                goto oom;
+        }
+    }
+    free(ids);
+    ids = NULL;
     if ((listp->items = rawset_views(&r)) == NULL)
         goto oom;
     listp->n = r.n;
@@ -647,6 +677,7 @@ oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
     cairn_iter_free(it);
+    free(ids);
     rawset_free(&r);
     memset(listp, 0, sizeof *listp);
     return st;
