@@ -24,6 +24,9 @@ extern const bench_workload bench_wl_checkpoint;
 extern const bench_workload bench_wl_kv;
 extern const bench_workload bench_wl_cell_cas;
 extern const bench_workload bench_wl_cell_cas_shared;
+extern const bench_workload bench_wl_trace_record;
+extern const bench_workload bench_wl_trace_query;
+extern const bench_workload bench_wl_trace_query_x10;
 extern const bench_workload bench_wl_event_append;
 extern const bench_workload bench_wl_event_append_runs;
 extern const bench_workload bench_wl_event_read_range;
@@ -54,6 +57,9 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_event_read_range,
     &bench_wl_event_read_type,
     &bench_wl_event_verify,
+    &bench_wl_trace_record,
+    &bench_wl_trace_query,
+    &bench_wl_trace_query_x10,
     NULL,
 };
 
