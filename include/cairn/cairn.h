@@ -21,6 +21,7 @@
 #include "statecell.h"
 #include "eventlog.h"
 #include "tracestore.h"
+#include "runindex.h"
 
 /* Library version. */
 #define CAIRN_VERSION_MAJOR 0

@@ -1,0 +1,957 @@
+/*
+ * RunIndex: creating and reading runs, every pair of statuses against the
+ * transition table, the named transitions, tags and metadata, every query
+ * with its ordering and cursors, bad input, the `_tx` forms inside one
+ * transaction, the cascading delete (checked by a full scan of the store)
+ * and the index checker after random workloads, tampering and reopen.
+ */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static fake_clock clk;
+
+TestSuite(runindex);
+
+static cairn_db *open_mem(void)
+{
+    cairn_options o;
+    cairn_options_init(&o);
+    fake_clock_install(&clk, &o);
+    cairn_db *db = NULL;
+    HELPER_CHECK(cairn_db_open(NULL, &o, &db, NULL, 0));
+    return db;
+}
+
+static char *db_msg(cairn_db *db)
+{
+    static char buf[512];
+    cairn_db_errmsg(db, buf, sizeof buf);
+    return buf;
+}
+
+static void check_ok(cairn_db *db)
+{
+    cairn_run_report r;
+    ASSERT_OK(cairn_run_check(db, &r));
+    cr_assert(r.ok, "check: %s", r.why);
+}
+
+static cairn_run_id create(cairn_db *db, const char *name, const cairn_run_id *parent, const char *tag)
+{
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    cairn_slice tags[1] = {test_str(tag ? tag : "x")};
+    if (name)
+        s.name = test_str(name);
+    s.parent = parent;
+    s.tags = tags;
+    s.ntags = tag ? 1 : 0;
+    cairn_run_id id;
+    ASSERT_OK(cairn_run_create(db, &s, &id));
+    return id;
+}
+
+static cairn_run_status status_of(cairn_db *db, const cairn_run_id *id)
+{
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, id, &r));
+    cairn_run_status s = r.v.status;
+    cairn_run_free(&r);
+    return s;
+}
+
+static bool same_id(const cairn_run_id *a, const cairn_run_id *b)
+{
+    return memcmp(a->bytes, b->bytes, CAIRN_RUN_ID_SIZE) == 0;
+}
+
+static void assert_ids(const cairn_run_list *l, const cairn_run_id *ids, size_t n)
+{
+    cr_assert_eq(l->n, n, "got %zu runs, want %zu", l->n, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(same_id(&l->items[i].id, &ids[i]), "item %zu is another run", i);
+}
+
+/* ---- create and read --------------------------------------------------------- */
+
+Test(runindex, create_stores_every_field_and_get_reads_it_back)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id parent = create(db, "parent", NULL, NULL);
+    fake_clock_advance(&clk, 5);
+    cairn_slice tags[2] = {test_str("prod"), test_str("eval")};
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    s.name = test_str("child");
+    s.parent = &parent;
+    s.tags = tags;
+    s.ntags = 2;
+    s.metadata = test_str("{\"model\":\"x\"}");
+    cairn_run_id id;
+    ASSERT_OK(cairn_run_create(db, &s, &id));
+    cr_assert(!cairn_run_id_is_zero(&id));
+
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, &id, &r));
+    cr_assert(same_id(&r.v.id, &id));
+    cr_assert_eq(r.v.status, CAIRN_RUN_ACTIVE);
+    cr_assert(r.v.has_parent);
+    cr_assert(same_id(&r.v.parent, &parent));
+    cr_assert_eq(r.v.created_us, FAKE_CLOCK_START_US + 5);
+    cr_assert_eq(r.v.updated_us, FAKE_CLOCK_START_US + 5);
+    cr_assert_eq(r.v.finished_us, 0);
+    ASSERT_SLICE_STR(r.v.name, "child");
+    cr_assert_eq(r.v.ntags, 2);
+    ASSERT_SLICE_STR(r.v.tags[0], "prod");
+    ASSERT_SLICE_STR(r.v.tags[1], "eval");
+    ASSERT_SLICE_STR(r.v.metadata, "{\"model\":\"x\"}");
+    cr_assert_eq(r.v.error.len, 0);
+    cairn_run_free(&r);
+    cairn_run_free(&r); /* idempotent */
+
+    cairn_run byname;
+    ASSERT_OK(cairn_run_get_by_name(db, test_str("child"), &byname));
+    cr_assert(same_id(&byname.v.id, &id));
+    cairn_run_free(&byname);
+
+    ASSERT_OK(cairn_run_get(db, &parent, &r));
+    cr_assert(!r.v.has_parent);
+    cr_assert(cairn_run_id_is_zero(&r.v.parent));
+    cairn_run_free(&r);
+
+    cairn_run_id plain;
+    ASSERT_OK(cairn_run_create(db, NULL, &plain));
+    ASSERT_OK(cairn_run_get(db, &plain, &r));
+    cr_assert_eq(r.v.name.len, 0);
+    cr_assert_eq(r.v.ntags, 0);
+    cr_assert_eq(r.v.metadata.len, 0);
+    cairn_run_free(&r);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, names_are_unique_and_parents_must_exist)
+{
+    cairn_db *db = open_mem();
+    create(db, "a", NULL, NULL);
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    s.name = test_str("a");
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_EXISTS);
+    cr_assert(strstr(db_msg(db), "name") != NULL, "%s", db_msg(db));
+
+    cairn_run_id ghost = test_run(0x42, 1);
+    cairn_run_spec_init(&s);
+    s.parent = &ghost;
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_NOT_FOUND);
+    ASSERT_STATUS(cairn_run_get(db, &ghost, &(cairn_run){0}), CAIRN_NOT_FOUND);
+    ASSERT_STATUS(cairn_run_get_by_name(db, test_str("nobody"), &(cairn_run){0}), CAIRN_NOT_FOUND);
+
+    /* a deleted run frees its name */
+    cairn_run r;
+    ASSERT_OK(cairn_run_get_by_name(db, test_str("a"), &r));
+    ASSERT_OK(cairn_run_delete(db, &r.v.id, 0));
+    cairn_run_free(&r);
+    create(db, "a", NULL, NULL);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- statuses ------------------------------------------------------------------ */
+
+/* The table in DESIGN.md, written out independently of the code. */
+static const bool table[7][7] = {
+    [CAIRN_RUN_ACTIVE] = {[CAIRN_RUN_PAUSED] = 1, [CAIRN_RUN_COMPLETED] = 1, [CAIRN_RUN_FAILED] = 1,
+                          [CAIRN_RUN_CANCELLED] = 1, [CAIRN_RUN_ARCHIVED] = 1},
+    [CAIRN_RUN_PAUSED] = {[CAIRN_RUN_ACTIVE] = 1, [CAIRN_RUN_CANCELLED] = 1, [CAIRN_RUN_ARCHIVED] = 1},
+    [CAIRN_RUN_COMPLETED] = {[CAIRN_RUN_ARCHIVED] = 1},
+    [CAIRN_RUN_FAILED] = {[CAIRN_RUN_ARCHIVED] = 1},
+    [CAIRN_RUN_CANCELLED] = {[CAIRN_RUN_ARCHIVED] = 1},
+};
+
+/* A fresh run brought to `s` by allowed steps. */
+static cairn_run_id run_in(cairn_db *db, cairn_run_status s)
+{
+    cairn_run_id id = create(db, NULL, NULL, "t");
+    if (s == CAIRN_RUN_ACTIVE)
+        return id;
+    ASSERT_OK(cairn_run_update_status(db, &id, s));
+    cr_assert_eq(status_of(db, &id), s);
+    return id;
+}
+
+Test(runindex, every_pair_of_statuses_follows_the_transition_table)
+{
+    cairn_db *db = open_mem();
+    int allowed = 0;
+    for (int from = CAIRN_RUN_ACTIVE; from <= CAIRN_RUN_ARCHIVED; from++) {
+        for (int to = CAIRN_RUN_ACTIVE; to <= CAIRN_RUN_ARCHIVED; to++) {
+            cairn_run_id id = run_in(db, (cairn_run_status)from);
+            cairn_run before;
+            ASSERT_OK(cairn_run_get(db, &id, &before));
+            fake_clock_advance(&clk, 10);
+            cairn_status st = cairn_run_update_status(db, &id, (cairn_run_status)to);
+            cr_assert_eq(cairn_run_transition_allowed((cairn_run_status)from, (cairn_run_status)to),
+                         table[from][to]);
+            if (table[from][to]) {
+                allowed++;
+                cr_assert_eq(st, CAIRN_OK, "%d -> %d: %s", from, to, cairn_status_name(st));
+                cr_assert_eq((int)status_of(db, &id), to);
+            } else {
+                cr_assert_eq(st, CAIRN_INVALID_TRANSITION, "%d -> %d: %s", from, to,
+                             cairn_status_name(st));
+                char want[128];
+                snprintf(want, sizeof want, "from %s to %s", cairn_run_status_name((cairn_run_status)from),
+                         cairn_run_status_name((cairn_run_status)to));
+                cr_assert(strstr(db_msg(db), want) != NULL, "%s", db_msg(db));
+                cairn_run after;
+                ASSERT_OK(cairn_run_get(db, &id, &after));
+                cr_assert_eq((int)after.v.status, from);
+                cr_assert_eq(after.v.updated_us, before.v.updated_us);
+                cairn_run_free(&after);
+            }
+            cairn_run_free(&before);
+        }
+    }
+    cr_assert_eq(allowed, 5 + 3 + 3);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, named_transitions_set_status_times_and_the_error)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, NULL);
+    fake_clock_advance(&clk, 100);
+    ASSERT_OK(cairn_run_pause(db, &a));
+    cr_assert_eq(status_of(db, &a), CAIRN_RUN_PAUSED);
+    ASSERT_OK(cairn_run_resume(db, &a));
+    cr_assert_eq(status_of(db, &a), CAIRN_RUN_ACTIVE);
+    ASSERT_STATUS(cairn_run_resume(db, &a), CAIRN_INVALID_TRANSITION);
+    fake_clock_advance(&clk, 100);
+    ASSERT_OK(cairn_run_complete(db, &a));
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    cr_assert_eq(r.v.status, CAIRN_RUN_COMPLETED);
+    cr_assert_eq(r.v.finished_us, FAKE_CLOCK_START_US + 200);
+    cr_assert_eq(r.v.updated_us, FAKE_CLOCK_START_US + 200);
+    cairn_run_free(&r);
+    fake_clock_advance(&clk, 100);
+    ASSERT_OK(cairn_run_archive(db, &a));
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    cr_assert_eq(r.v.status, CAIRN_RUN_ARCHIVED);
+    cr_assert_eq(r.v.finished_us, FAKE_CLOCK_START_US + 200, "archiving keeps the finish time");
+    cr_assert_eq(r.v.updated_us, FAKE_CLOCK_START_US + 300);
+    cairn_run_free(&r);
+    ASSERT_STATUS(cairn_run_archive(db, &a), CAIRN_INVALID_TRANSITION);
+
+    cairn_run_id b = create(db, NULL, NULL, NULL);
+    ASSERT_OK(cairn_run_fail(db, &b, test_str("tool timed out")));
+    ASSERT_OK(cairn_run_get(db, &b, &r));
+    cr_assert_eq(r.v.status, CAIRN_RUN_FAILED);
+    ASSERT_SLICE_STR(r.v.error, "tool timed out");
+    cr_assert_eq(r.v.finished_us, FAKE_CLOCK_START_US + 300);
+    cairn_run_free(&r);
+    ASSERT_STATUS(cairn_run_fail(db, &b, test_str("again")), CAIRN_INVALID_TRANSITION);
+    ASSERT_OK(cairn_run_archive(db, &b));
+    ASSERT_OK(cairn_run_get(db, &b, &r));
+    ASSERT_SLICE_STR(r.v.error, "tool timed out");
+    cairn_run_free(&r);
+
+    cairn_run_id c = create(db, NULL, NULL, NULL);
+    ASSERT_OK(cairn_run_pause(db, &c));
+    ASSERT_STATUS(cairn_run_complete(db, &c), CAIRN_INVALID_TRANSITION);
+    ASSERT_OK(cairn_run_cancel(db, &c));
+    cr_assert_eq(status_of(db, &c), CAIRN_RUN_CANCELLED);
+    ASSERT_STATUS(cairn_run_pause(db, &c), CAIRN_INVALID_TRANSITION);
+
+    char big[CAIRN_RUN_ERROR_MAX + 1];
+    memset(big, 'e', sizeof big);
+    cairn_run_id d = create(db, NULL, NULL, NULL);
+    ASSERT_STATUS(cairn_run_fail(db, &d, cairn_slice_of(big, sizeof big)), CAIRN_TOO_LARGE);
+    ASSERT_OK(cairn_run_fail(db, &d, cairn_slice_of(big, CAIRN_RUN_ERROR_MAX)));
+    cairn_run_id ghost = test_run(0x55, 5);
+    ASSERT_STATUS(cairn_run_complete(db, &ghost), CAIRN_NOT_FOUND);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- tags and metadata ------------------------------------------------------------ */
+
+Test(runindex, tags_are_added_and_removed_with_their_index_entries)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, "one");
+    ASSERT_OK(cairn_run_add_tag(db, &a, test_str("two")));
+    ASSERT_STATUS(cairn_run_add_tag(db, &a, test_str("two")), CAIRN_EXISTS);
+    ASSERT_STATUS(cairn_run_remove_tag(db, &a, test_str("three")), CAIRN_NOT_FOUND);
+    cairn_run_list l;
+    ASSERT_OK(cairn_run_by_tag(db, test_str("two"), NULL, 10, &l));
+    assert_ids(&l, &a, 1);
+    cairn_run_list_free(&l);
+    ASSERT_OK(cairn_run_by_status_tag(db, CAIRN_RUN_ACTIVE, test_str("two"), NULL, 10, &l));
+    assert_ids(&l, &a, 1);
+    cairn_run_list_free(&l);
+
+    ASSERT_OK(cairn_run_remove_tag(db, &a, test_str("one")));
+    ASSERT_OK(cairn_run_by_tag(db, test_str("one"), NULL, 10, &l));
+    cr_assert_eq(l.n, 0);
+    cairn_run_list_free(&l);
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    cr_assert_eq(r.v.ntags, 1);
+    ASSERT_SLICE_STR(r.v.tags[0], "two");
+    cairn_run_free(&r);
+
+    /* tags and metadata change in every status, archived too */
+    ASSERT_OK(cairn_run_archive(db, &a));
+    ASSERT_OK(cairn_run_add_tag(db, &a, test_str("old")));
+    ASSERT_OK(cairn_run_by_status_tag(db, CAIRN_RUN_ARCHIVED, test_str("two"), NULL, 10, &l));
+    assert_ids(&l, &a, 1);
+    cairn_run_list_free(&l);
+    ASSERT_OK(cairn_run_by_status_tag(db, CAIRN_RUN_ACTIVE, test_str("two"), NULL, 10, &l));
+    cr_assert_eq(l.n, 0);
+    cairn_run_list_free(&l);
+
+    cairn_run_id b = create(db, NULL, NULL, NULL);
+    for (unsigned i = 0; i < CAIRN_RUN_TAGS_MAX; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "t%u", i);
+        ASSERT_OK(cairn_run_add_tag(db, &b, test_str(t)));
+    }
+    ASSERT_STATUS(cairn_run_add_tag(db, &b, test_str("one-more")), CAIRN_TOO_LARGE);
+    ASSERT_STATUS(cairn_run_add_tag(db, &b, cairn_slice_of(NULL, 0)), CAIRN_INVALID_ARGUMENT);
+    char big[CAIRN_RUN_TAG_MAX + 1];
+    memset(big, 'g', sizeof big);
+    ASSERT_STATUS(cairn_run_add_tag(db, &a, cairn_slice_of(big, sizeof big)), CAIRN_TOO_LARGE);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, metadata_is_replaced_whole)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "m", NULL, "x");
+    fake_clock_advance(&clk, 7);
+    ASSERT_OK(cairn_run_set_metadata(db, &a, test_str("first")));
+    ASSERT_OK(cairn_run_set_metadata(db, &a, test_str("2nd")));
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    ASSERT_SLICE_STR(r.v.metadata, "2nd");
+    ASSERT_SLICE_STR(r.v.name, "m");
+    cr_assert_eq(r.v.updated_us, FAKE_CLOCK_START_US + 7);
+    cairn_run_free(&r);
+    ASSERT_OK(cairn_run_set_metadata(db, &a, cairn_slice_of(NULL, 0)));
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    cr_assert_eq(r.v.metadata.len, 0);
+    cairn_run_free(&r);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+/* Pages through a query `limit` at a time; returns the number of runs. */
+typedef cairn_status (*query_fn)(cairn_db *db, const cairn_run_cursor *after, size_t limit,
+                                 cairn_run_list *listp, void *ctx);
+
+static size_t page_all(cairn_db *db, query_fn q, void *ctx, size_t limit, cairn_run_id *out, size_t cap)
+{
+    cairn_run_cursor cur = {0};
+    size_t n = 0;
+    for (;;) {
+        cairn_run_list l;
+        ASSERT_OK(q(db, &cur, limit, &l, ctx));
+        cr_assert(l.n <= limit);
+        for (size_t i = 0; i < l.n; i++) {
+            cr_assert(n < cap);
+            if (n)
+                cr_assert(memcmp(out[n - 1].bytes, l.items[i].id.bytes, CAIRN_RUN_ID_SIZE) < 0,
+                          "runs come in creation order");
+            out[n++] = l.items[i].id;
+        }
+        bool more = l.more;
+        cur = l.next;
+        cairn_run_list_free(&l);
+        if (!more)
+            return n;
+    }
+}
+
+static cairn_status q_all(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l, void *c)
+{
+    (void)c;
+    return cairn_run_list_all(db, a, lim, l);
+}
+
+static cairn_status q_status(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l, void *c)
+{
+    return cairn_run_by_status(db, *(cairn_run_status *)c, a, lim, l);
+}
+
+static cairn_status q_tag(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l, void *c)
+{
+    return cairn_run_by_tag(db, test_str(c), a, lim, l);
+}
+
+static cairn_status q_status_tag(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l,
+                                 void *c)
+{
+    (void)c;
+    return cairn_run_by_status_tag(db, CAIRN_RUN_COMPLETED, test_str("even"), a, lim, l);
+}
+
+static cairn_status q_children(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l,
+                               void *c)
+{
+    return cairn_run_children(db, c, a, lim, l);
+}
+
+static cairn_status q_time(cairn_db *db, const cairn_run_cursor *a, size_t lim, cairn_run_list *l, void *c)
+{
+    const int64_t *r = c;
+    return cairn_run_by_time(db, r[0], r[1], a, lim, l);
+}
+
+Test(runindex, every_query_pages_in_creation_order)
+{
+    cairn_db *db = open_mem();
+    enum { N = 60 };
+    cairn_run_id ids[N], got[N + 1], want[N];
+    cairn_run_id root = create(db, "root", NULL, NULL);
+    for (int i = 0; i < N; i++) {
+        fake_clock_advance(&clk, (i % 3) ? 0 : 10); /* ties in time are broken by id */
+        ids[i] = create(db, NULL, i % 2 ? &root : NULL, i % 2 ? "odd" : "even");
+        if (i % 4 == 0)
+            ASSERT_OK(cairn_run_complete(db, &ids[i]));
+    }
+    for (size_t limit = 1; limit <= 64; limit = limit * 3 + 1) {
+        size_t n = page_all(db, q_all, NULL, limit, got, N + 1);
+        cr_assert_eq(n, N + 1);
+        cr_assert(same_id(&got[0], &root));
+        for (int i = 0; i < N; i++)
+            cr_assert(same_id(&got[i + 1], &ids[i]));
+
+        cairn_run_status st = CAIRN_RUN_COMPLETED;
+        size_t w = 0;
+        for (int i = 0; i < N; i += 4)
+            want[w++] = ids[i];
+        cr_assert_eq(page_all(db, q_status, &st, limit, got, N), w);
+        for (size_t i = 0; i < w; i++)
+            cr_assert(same_id(&got[i], &want[i]));
+        cr_assert_eq(page_all(db, q_status_tag, NULL, limit, got, N), w);
+        for (size_t i = 0; i < w; i++)
+            cr_assert(same_id(&got[i], &want[i]));
+
+        w = 0;
+        for (int i = 1; i < N; i += 2)
+            want[w++] = ids[i];
+        cr_assert_eq(page_all(db, q_tag, "odd", limit, got, N), w);
+        for (size_t i = 0; i < w; i++)
+            cr_assert(same_id(&got[i], &want[i]));
+        cr_assert_eq(page_all(db, q_children, &root, limit, got, N), w);
+        for (size_t i = 0; i < w; i++)
+            cr_assert(same_id(&got[i], &want[i]));
+    }
+    /* created in [start + 20, start + 50): runs 3..14 (created at +20, +30, +40) */
+    int64_t range[2] = {FAKE_CLOCK_START_US + 20, FAKE_CLOCK_START_US + 50};
+    size_t n = page_all(db, q_time, range, 5, got, N);
+    cr_assert_eq(n, 9);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(same_id(&got[i], &ids[3 + i]));
+    cairn_run_list l;
+    ASSERT_OK(cairn_run_by_time(db, 50, 50, NULL, 5, &l));
+    cr_assert_eq(l.n, 0);
+    cr_assert(!l.more);
+    cairn_run_list_free(&l);
+
+    uint64_t c;
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_COMPLETED, &c));
+    cr_assert_eq(c, 15);
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ACTIVE, &c));
+    cr_assert_eq(c, N + 1 - 15);
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ARCHIVED, &c));
+    cr_assert_eq(c, 0);
+    ASSERT_OK(cairn_run_archive(db, &ids[0]));
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_COMPLETED, &c));
+    cr_assert_eq(c, 14);
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ARCHIVED, &c));
+    cr_assert_eq(c, 1);
+
+    cairn_run_id ghost = test_run(0x66, 6);
+    ASSERT_STATUS(cairn_run_children(db, &ghost, NULL, 5, &l), CAIRN_NOT_FOUND);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- bad input ------------------------------------------------------------------------ */
+
+Test(runindex, bad_input_is_refused_with_a_message)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, NULL);
+    cairn_run_id zero = test_zero_run();
+    cairn_run r;
+    cairn_run_list l;
+    uint64_t c;
+    ASSERT_STATUS(cairn_run_get(db, NULL, &r), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_get(db, &zero, &r), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(db_msg(db), "reserved") != NULL, "%s", db_msg(db));
+    ASSERT_STATUS(cairn_run_get(db, &a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_get(NULL, &a, &r), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_get_by_name(db, cairn_slice_of(NULL, 0), &r), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_get_by_name(db, cairn_slice_of(NULL, 3), &r), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_update_status(db, &a, (cairn_run_status)0), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_update_status(db, &a, (cairn_run_status)7), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_delete(db, &a, 0x80), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_delete(db, &zero, 0), CAIRN_INVALID_ARGUMENT);
+
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    char big[CAIRN_RUN_NAME_MAX + 1];
+    memset(big, 'n', sizeof big);
+    s.name = cairn_slice_of(big, sizeof big);
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_TOO_LARGE);
+    s.name = cairn_slice_of(big, CAIRN_RUN_NAME_MAX);
+    ASSERT_OK(cairn_run_create(db, &s, NULL));
+    cairn_run_spec_init(&s);
+    cairn_slice dup[2] = {test_str("t"), test_str("t")};
+    s.tags = dup;
+    s.ntags = 2;
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_INVALID_ARGUMENT);
+    s.tags = NULL;
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_INVALID_ARGUMENT);
+    s.ntags = CAIRN_RUN_TAGS_MAX + 1;
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_TOO_LARGE);
+    cairn_run_spec_init(&s);
+    s.parent = &zero;
+    ASSERT_STATUS(cairn_run_create(db, &s, NULL), CAIRN_INVALID_ARGUMENT);
+
+    ASSERT_STATUS(cairn_run_list_all(db, NULL, 0, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_list_all(db, NULL, CAIRN_RUN_LIMIT_MAX + 1, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_list_all(db, NULL, 1, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_by_status(db, (cairn_run_status)9, NULL, 1, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_by_tag(db, cairn_slice_of(NULL, 0), NULL, 1, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_by_time(db, -1, 5, NULL, 1, &l), CAIRN_INVALID_ARGUMENT);
+    cairn_run_cursor badc = {.set = true, .created_us = -4};
+    ASSERT_STATUS(cairn_run_list_all(db, &badc, 1, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_children(db, &zero, NULL, 1, &l), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_count(db, CAIRN_RUN_ACTIVE, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_count(db, (cairn_run_status)0, &c), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_check(db, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert_str_eq(cairn_run_status_name((cairn_run_status)42), "unknown");
+    cr_assert_str_eq(cairn_run_status_name(CAIRN_RUN_CANCELLED), "cancelled");
+
+    /* the reserved run id cannot be reached through the other primitives */
+    ASSERT_STATUS(cairn_kv_put(db, &zero, test_str("k"), test_str("v")), CAIRN_INVALID_ARGUMENT);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- transactions ---------------------------------------------------------------------- */
+
+Test(runindex, tx_forms_commit_or_abort_with_the_callers_writes)
+{
+    cairn_db *db = open_mem();
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    s.name = test_str("job");
+    cairn_run_id id;
+    ASSERT_OK(cairn_run_create_tx(txn, &s, &id));
+    ASSERT_OK(cairn_kv_put_tx(txn, &id, test_str("k"), test_str("v")));
+    cairn_run_view v;
+    ASSERT_OK(cairn_run_get_tx(txn, &id, &v));
+    ASSERT_SLICE_STR(v.name, "job");
+    ASSERT_OK(cairn_run_update_status_tx(txn, &id, CAIRN_RUN_PAUSED));
+    ASSERT_STATUS(cairn_run_update_status_tx(txn, &id, CAIRN_RUN_COMPLETED), CAIRN_INVALID_TRANSITION);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "from paused to completed") != NULL, "%s",
+              cairn_txn_errmsg(txn));
+    ASSERT_OK(cairn_run_get_by_name_tx(txn, test_str("job"), &v));
+    cr_assert_eq(v.status, CAIRN_RUN_PAUSED);
+    ASSERT_OK(cairn_txn_abort(txn));
+    cairn_txn_free(txn);
+    cairn_run r;
+    ASSERT_STATUS(cairn_run_get(db, &id, &r), CAIRN_NOT_FOUND);
+    ASSERT_STATUS(cairn_run_get_by_name(db, test_str("job"), &r), CAIRN_NOT_FOUND);
+
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_run_create_tx(txn, &s, &id));
+    ASSERT_OK(cairn_kv_put_tx(txn, &id, test_str("k"), test_str("v")));
+    ASSERT_OK(cairn_run_fail_tx(txn, &id, test_str("boom")));
+    ASSERT_OK(cairn_run_add_tag_tx(txn, &id, test_str("t")));
+    ASSERT_OK(cairn_run_set_metadata_tx(txn, &id, test_str("md")));
+    cairn_run_list l;
+    ASSERT_OK(cairn_run_by_status_tag_tx(txn, CAIRN_RUN_FAILED, test_str("t"), NULL, 5, &l));
+    cr_assert_eq(l.n, 1);
+    cairn_run_list_free(&l);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    ASSERT_OK(cairn_run_get(db, &id, &r));
+    cr_assert_eq(r.v.status, CAIRN_RUN_FAILED);
+    ASSERT_SLICE_STR(r.v.error, "boom");
+    ASSERT_SLICE_STR(r.v.metadata, "md");
+    cairn_run_free(&r);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- delete -------------------------------------------------------------------------- */
+
+/* Gives run `id` KV keys, events, cells and traces. */
+static void fill_run(cairn_db *db, const cairn_run_id *id)
+{
+    for (int i = 0; i < 20; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "key%d", i);
+        ASSERT_OK(cairn_kv_put(db, id, test_str(k), test_str("value")));
+        ASSERT_OK(cairn_event_append(db, id, test_str("step"), test_str(k), NULL, NULL));
+    }
+    ASSERT_OK(cairn_cell_init(db, id, test_str("counter"), test_str("0")));
+    ASSERT_OK(cairn_cell_set(db, id, test_str("plan"), test_str("p"), NULL));
+    cairn_slice tags[1] = {test_str("tt")};
+    cairn_trace_spec s;
+    cairn_trace_spec_init(&s);
+    s.tags = tags;
+    s.ntags = 1;
+    cairn_trace_id root;
+    ASSERT_OK(cairn_trace_record(db, id, &s, &root));
+    ASSERT_OK(cairn_trace_record_child(db, id, cairn_trace_id_slice(&root), &s, NULL));
+}
+
+/* Counts, over one unbounded scan of the whole store, the keys stored
+ * under `id` and the RunIndex keys that mention it. */
+static void scan_for(cairn_db *db, const cairn_run_id *id, size_t *ownp, size_t *indexp)
+{
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    cairn_key start = {0};
+    cairn_iter *it = NULL;
+    ASSERT_OK(cairn_txn_scan(txn, &start, NULL, 0, &it));
+    cairn_slice k, v;
+    cairn_status st;
+    *ownp = *indexp = 0;
+    while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
+        const uint8_t *p = k.data;
+        if (k.len >= CAIRN_RUN_ID_SIZE && memcmp(p, id->bytes, CAIRN_RUN_ID_SIZE) == 0)
+            (*ownp)++;
+        cairn_run_id first;
+        memcpy(first.bytes, p, CAIRN_RUN_ID_SIZE);
+        if (cairn_run_id_is_zero(&first)) {
+            bool hit = false;
+            for (size_t i = 0; i + CAIRN_RUN_ID_SIZE <= k.len; i++)
+                hit |= memcmp(p + i, id->bytes, CAIRN_RUN_ID_SIZE) == 0;
+            hit |= v.len == CAIRN_RUN_ID_SIZE && memcmp(v.data, id->bytes, CAIRN_RUN_ID_SIZE) == 0;
+            *indexp += hit;
+        }
+    }
+    ASSERT_STATUS(st, CAIRN_DONE);
+    cairn_iter_free(it);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+}
+
+Test(runindex, delete_removes_every_key_of_the_run_and_nothing_else)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "victim", NULL, "shared");
+    cairn_run_id b = create(db, "bystander", NULL, "shared");
+    ASSERT_OK(cairn_run_add_tag(db, &a, test_str("mine")));
+    ASSERT_OK(cairn_run_set_metadata(db, &a, test_str("md")));
+    fill_run(db, &a);
+    fill_run(db, &b);
+    size_t own_a, idx_a, own_b, idx_b;
+    scan_for(db, &a, &own_a, &idx_a);
+    scan_for(db, &b, &own_b, &idx_b);
+    cr_assert_gt(own_a, 40);
+    cr_assert_eq(idx_a, 1 + 1 + 3 + 2 * 2, "record, name, status/parent/created, 2 tags x 2");
+    cr_assert_eq(own_b, own_a);
+
+    ASSERT_OK(cairn_run_delete(db, &a, 0));
+    size_t own, idx;
+    scan_for(db, &a, &own, &idx);
+    cr_assert_eq(own, 0, "%zu keys of the deleted run remain", own);
+    cr_assert_eq(idx, 0, "%zu index keys still mention the deleted run", idx);
+    scan_for(db, &b, &own, &idx);
+    cr_assert_eq(own, own_b);
+    cr_assert_eq(idx, idx_b);
+    cairn_run_list l;
+    ASSERT_OK(cairn_run_by_tag(db, test_str("shared"), NULL, 10, &l));
+    assert_ids(&l, &b, 1);
+    cairn_run_list_free(&l);
+    cairn_trace_report tr;
+    ASSERT_OK(cairn_trace_check(db, &b, &tr));
+    cr_assert(tr.ok, "%s", tr.why);
+    ASSERT_STATUS(cairn_run_delete(db, &a, 0), CAIRN_NOT_FOUND);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, a_run_with_children_is_deleted_only_with_the_cascade_flag)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id root = create(db, "root", NULL, NULL);
+    cairn_run_id kid = create(db, "kid", &root, "t");
+    cairn_run_id grandkid = create(db, NULL, &kid, "t");
+    cairn_run_id other = create(db, NULL, NULL, "t");
+    fill_run(db, &root);
+    fill_run(db, &grandkid);
+    fill_run(db, &other);
+
+    ASSERT_STATUS(cairn_run_delete(db, &root, 0), CAIRN_EXISTS);
+    cr_assert(strstr(db_msg(db), "CAIRN_RUN_DELETE_CHILDREN") != NULL, "%s", db_msg(db));
+    ASSERT_STATUS(cairn_run_delete(db, &kid, 0), CAIRN_EXISTS);
+    size_t own, idx;
+    scan_for(db, &root, &own, &idx);
+    cr_assert_gt(own, 0, "a refused delete changes nothing");
+
+    ASSERT_OK(cairn_run_delete(db, &root, CAIRN_RUN_DELETE_CHILDREN));
+    const cairn_run_id *gone[3] = {&root, &kid, &grandkid};
+    for (int i = 0; i < 3; i++) {
+        scan_for(db, gone[i], &own, &idx);
+        cr_assert_eq(own + idx, 0, "run %d left %zu keys, %zu index keys", i, own, idx);
+    }
+    cairn_run_list l;
+    ASSERT_OK(cairn_run_list_all(db, NULL, 10, &l));
+    assert_ids(&l, &other, 1);
+    cairn_run_list_free(&l);
+    scan_for(db, &other, &own, &idx);
+    cr_assert_gt(own, 40);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, delete_tx_commits_with_the_callers_transaction)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, NULL);
+    fill_run(db, &a);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_kv_put_tx(txn, &a, test_str("late"), test_str("x")));
+    ASSERT_OK(cairn_run_delete_tx(txn, &a, 0));
+    cairn_run_view v;
+    ASSERT_STATUS(cairn_run_get_tx(txn, &a, &v), CAIRN_NOT_FOUND);
+    ASSERT_OK(cairn_txn_abort(txn));
+    cairn_txn_free(txn);
+    size_t own, idx;
+    scan_for(db, &a, &own, &idx);
+    cr_assert_gt(own, 0, "an aborted delete changes nothing");
+    cr_assert_gt(idx, 0);
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_kv_put_tx(txn, &a, test_str("late"), test_str("x")));
+    ASSERT_OK(cairn_run_delete_tx(txn, &a, 0));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    scan_for(db, &a, &own, &idx);
+    cr_assert_eq(own + idx, 0);
+    check_ok(db);
+    test_close(db);
+}
+
+/* ---- the checker ------------------------------------------------------------------------ */
+
+/* A seeded mix of every write the RunIndex offers. */
+static void random_workload(cairn_db *db, uint64_t seed, int steps)
+{
+    test_rng rng = test_rng_seeded(seed);
+    cairn_run_id ids[64];
+    size_t n = 0;
+    static const char *const tags[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < steps; i++) {
+        fake_clock_advance(&clk, (int64_t)test_rng_below(&rng, 3));
+        uint64_t op = test_rng_below(&rng, 10);
+        if (n < 2 || (op < 3 && n < 64)) {
+            char name[32];
+            snprintf(name, sizeof name, "r%llu-%d", (unsigned long long)seed, i);
+            const cairn_run_id *parent = n && test_rng_below(&rng, 3) == 0 ? &ids[test_rng_below(&rng, n)] : NULL;
+            ids[n++] = create(db, test_rng_below(&rng, 2) ? name : NULL, parent,
+                              tags[test_rng_below(&rng, 4)]);
+            continue;
+        }
+        size_t at = (size_t)test_rng_below(&rng, n);
+        cairn_run_id *id = &ids[at];
+        cairn_status st;
+        switch (op) {
+        case 3:
+        case 4:
+            st = cairn_run_update_status(db, id, (cairn_run_status)(1 + test_rng_below(&rng, 6)));
+            cr_assert(st == CAIRN_OK || st == CAIRN_INVALID_TRANSITION, "%s", cairn_status_name(st));
+            break;
+        case 5:
+            st = cairn_run_add_tag(db, id, test_str(tags[test_rng_below(&rng, 4)]));
+            cr_assert(st == CAIRN_OK || st == CAIRN_EXISTS);
+            break;
+        case 6:
+            st = cairn_run_remove_tag(db, id, test_str(tags[test_rng_below(&rng, 4)]));
+            cr_assert(st == CAIRN_OK || st == CAIRN_NOT_FOUND);
+            break;
+        case 7:
+            ASSERT_OK(cairn_run_set_metadata(db, id, test_str(test_rng_below(&rng, 2) ? "m" : "")));
+            break;
+        case 8:
+            st = cairn_run_fail(db, id, test_str("err"));
+            cr_assert(st == CAIRN_OK || st == CAIRN_INVALID_TRANSITION);
+            break;
+        default: {
+            ASSERT_OK(cairn_kv_put(db, id, test_str("k"), test_str("v")));
+            st = cairn_run_delete(db, id, test_rng_below(&rng, 2) ? CAIRN_RUN_DELETE_CHILDREN : 0);
+            cr_assert(st == CAIRN_OK || st == CAIRN_EXISTS, "%s", cairn_status_name(st));
+            if (st == CAIRN_OK) {
+                /* forget every id that is no longer registered */
+                size_t w = 0;
+                for (size_t j = 0; j < n; j++) {
+                    cairn_run r;
+                    if (cairn_run_get(db, &ids[j], &r) == CAIRN_OK) {
+                        ids[w++] = ids[j];
+                        cairn_run_free(&r);
+                    }
+                }
+                n = w;
+            }
+            break;
+        }
+        }
+    }
+}
+
+Test(runindex, the_checker_passes_after_random_workloads)
+{
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        cairn_db *db = open_mem();
+        random_workload(db, seed, 400);
+        cairn_run_report r;
+        ASSERT_OK(cairn_run_check(db, &r));
+        cr_assert(r.ok, "seed %llu: %s", (unsigned long long)seed, r.why);
+        cr_assert_gt(r.runs, 0);
+        cr_assert_gt(r.entries, r.runs * 3 - 1);
+        test_close(db);
+    }
+}
+
+/* Writes or deletes one raw RunIndex key, bypassing the facade. */
+static void tamper(cairn_db *db, const uint8_t *rest, size_t len, const void *val, size_t vlen, bool del)
+{
+    cairn_run_id zero = test_zero_run();
+    cairn_key k;
+    HELPER_CHECK(cairn_key_make(&k, &zero, CAIRN_TAG_RUN, cairn_slice_of(rest, len)));
+    if (del)
+        test_delete(db, &k);
+    else {
+        cairn_txn *txn = NULL;
+        HELPER_CHECK(cairn_txn_begin(db, NULL, &txn));
+        HELPER_CHECK(cairn_txn_put(txn, &k, cairn_slice_of(val, vlen)));
+        HELPER_CHECK(cairn_txn_commit(txn));
+        cairn_txn_free(txn);
+    }
+}
+
+static const char *first_problem(cairn_db *db)
+{
+    static cairn_run_report r;
+    ASSERT_OK(cairn_run_check(db, &r));
+    cr_assert(!r.ok, "the checker found nothing wrong");
+    return r.why;
+}
+
+Test(runindex, the_checker_finds_missing_and_dangling_entries)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "n", NULL, NULL);
+    cairn_run r;
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    int64_t created = r.v.created_us;
+    cairn_run_free(&r);
+    check_ok(db);
+
+    /* the by-created entry: [0x07][created u64][id] */
+    uint8_t e[1 + 8 + CAIRN_RUN_ID_SIZE];
+    e[0] = 0x07;
+    u64_to_be((uint64_t)created, e + 1);
+    memcpy(e + 9, a.bytes, CAIRN_RUN_ID_SIZE);
+    tamper(db, e, sizeof e, NULL, 0, true);
+    const char *why = first_problem(db);
+    cr_assert(strstr(why, "by-created") != NULL, "%s", why);
+    tamper(db, e, sizeof e, "", 0, false);
+    check_ok(db);
+
+    /* an entry for a run that does not exist */
+    cairn_run_id ghost = test_run(0x77, 7);
+    memcpy(e + 9, ghost.bytes, CAIRN_RUN_ID_SIZE);
+    tamper(db, e, sizeof e, "", 0, false);
+    why = first_problem(db);
+    cr_assert(strstr(why, "points at no run") != NULL, "%s", why);
+    tamper(db, e, sizeof e, NULL, 0, true);
+    check_ok(db);
+
+    /* a status entry that disagrees with the record */
+    uint8_t s[2 + 8 + CAIRN_RUN_ID_SIZE];
+    s[0] = 0x03;
+    s[1] = CAIRN_RUN_PAUSED;
+    u64_to_be((uint64_t)created, s + 2);
+    memcpy(s + 10, a.bytes, CAIRN_RUN_ID_SIZE);
+    tamper(db, s, sizeof s, "", 0, false);
+    why = first_problem(db);
+    cr_assert(strstr(why, "disagrees") != NULL, "%s", why);
+    test_close(db);
+}
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+Test(runindex, runs_and_indices_survive_close_and_reopen)
+{
+    char dir[] = "/tmp/cairn-run-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cairn_options o;
+    cairn_options_init(&o);
+    o.durability = CAIRN_DURABILITY_ASYNC;
+    fake_clock_install(&clk, &o);
+    cairn_db *db = NULL;
+    ASSERT_OK(cairn_db_open(dir, &o, &db, NULL, 0));
+    random_workload(db, 41, 300);
+    ASSERT_OK(cairn_db_checkpoint(db));
+    random_workload(db, 42, 200); /* some after the checkpoint, replayed from the WAL */
+    cairn_run_list before;
+    ASSERT_OK(cairn_run_list_all(db, NULL, CAIRN_RUN_LIMIT_MAX, &before));
+    ASSERT_OK(cairn_db_close(db));
+
+    ASSERT_OK(cairn_db_open(dir, &o, &db, NULL, 0));
+    check_ok(db);
+    cairn_run_list after;
+    ASSERT_OK(cairn_run_list_all(db, NULL, CAIRN_RUN_LIMIT_MAX, &after));
+    cr_assert_eq(after.n, before.n);
+    for (size_t i = 0; i < after.n; i++) {
+        cr_assert(same_id(&after.items[i].id, &before.items[i].id));
+        cr_assert_eq(after.items[i].status, before.items[i].status);
+        cr_assert_eq(after.items[i].updated_us, before.items[i].updated_us);
+        cr_assert(slice_eq(after.items[i].name, before.items[i].name));
+        cr_assert_eq(after.items[i].ntags, before.items[i].ntags);
+    }
+    cairn_run_list_free(&before);
+    cairn_run_list_free(&after);
+    ASSERT_OK(cairn_db_close(db));
+    rm_rf(dir);
+}
