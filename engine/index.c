@@ -438,18 +438,26 @@ static void btnode_prefetch(const btnode *b)
 }
 
 /* Entries in [0, cnt) whose head is below `kh` and those at most `kh`.
- * Branch-free over the whole array: both lines of heads load at once. */
+ * Heads are sorted (heads[0] of an inner node is 0), and a node's heads
+ * fit in one cache line, so two branch-free binary searches do it. */
 static void head_range(const btnode *b, uint32_t cnt, uint32_t kh, uint32_t *below, uint32_t *upto)
 {
-    uint32_t lt = 0, le = 0;
-    for (uint32_t i = 0; i < FANOUT; i++) {
-        uint32_t h = atomic_load_explicit(&((btnode *)b)->heads[i], TL);
-        uint32_t in = i < cnt;
-        lt += in & (h < kh);
-        le += in & (h <= kh);
+    _Atomic uint16_t *h = ((btnode *)b)->heads;
+    if (cnt == 0) {
+        *below = *upto = 0;
+        return;
     }
-    *below = lt;
-    *upto = le;
+    uint32_t lo = 0, hi = 0, n = cnt;
+    while (n > 1) {
+        uint32_t half = n / 2;
+        lo = atomic_load_explicit(&h[lo + half], TL) < kh ? lo + half : lo;
+        hi = atomic_load_explicit(&h[hi + half], TL) <= kh ? hi + half : hi;
+        n -= half;
+    }
+    lo += atomic_load_explicit(&h[lo], TL) < kh;
+    hi += atomic_load_explicit(&h[hi], TL) <= kh;
+    *below = lo;
+    *upto = hi;
 }
 
 /* Leaf: first entry with key >= `key` (count when none); -1 when the read
