@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 
 #include "cairn/eventlog.h"
 #include "primitives/prim.h"
@@ -52,13 +53,33 @@ static uint32_t get_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* SHA-256 through an algorithm fetched once: OpenSSL 3's one-shot SHA256
+ * function looks the algorithm up again on every call, which cost more
+ * than the hashing itself for an event-sized input. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void sha256(const void *data, size_t len, uint8_t out[CAIRN_EVENT_HASH_SIZE])
+{
+    pthread_once(&sha256_once, sha256_init);
+    unsigned int n = 0;
+    if (sha256_md == NULL || !EVP_Digest(data, len, out, &n, sha256_md, NULL) ||
+        n != CAIRN_EVENT_HASH_SIZE)
+        abort(); /* the library cannot work without SHA-256 */
+}
+
 void cairn_event_genesis(const cairn_run_id *run, uint8_t hash[CAIRN_EVENT_HASH_SIZE])
 {
     static const char tag[] = "cairn.event.genesis";
     uint8_t buf[sizeof tag - 1 + CAIRN_RUN_ID_SIZE];
     memcpy(buf, tag, sizeof tag - 1);
     memcpy(buf + sizeof tag - 1, run->bytes, CAIRN_RUN_ID_SIZE);
-    SHA256(buf, sizeof buf, hash);
+    sha256(buf, sizeof buf, hash);
 }
 
 void cairn_event_free(cairn_event *ev)
@@ -124,7 +145,7 @@ static bool decode(cairn_slice v, cairn_event_view *ev)
 /* The hash a stored event should carry. */
 static void hash_of(cairn_slice v, uint8_t out[CAIRN_EVENT_HASH_SIZE])
 {
-    SHA256(v.data, v.len - CAIRN_EVENT_HASH_SIZE, out);
+    sha256(v.data, v.len - CAIRN_EVENT_HASH_SIZE, out);
 }
 
 /* Reads the meta key: the length and the head hash (genesis when empty). */
@@ -197,7 +218,7 @@ static cairn_status append_common(cairn_txn *txn, const cairn_run_id *run, bool 
     p += 4 + payload.len;
     memcpy(p, prev, CAIRN_EVENT_HASH_SIZE);
     p += CAIRN_EVENT_HASH_SIZE;
-    SHA256(buf, (size_t)(p - buf), p); /* the hash goes right after */
+    sha256(buf, (size_t)(p - buf), p); /* the hash goes right after */
 
     cairn_key k;
     key_event(&k, run, len);
