@@ -2,13 +2,18 @@
  * RunIndex: creating and reading runs, every pair of statuses against the
  * transition table, the named transitions, tags and metadata, every query
  * with its ordering and cursors, bad input, the `_tx` forms inside one
- * transaction, the cascading delete (checked by a full scan of the store)
- * and the index checker after random workloads, tampering and reopen.
+ * transaction, the cascading delete (checked by a full scan of the store,
+ * and all or nothing when the process is killed with SIGKILL), and the
+ * index checker after random workloads, tampering and reopen.
  */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -954,4 +959,205 @@ Test(runindex, runs_and_indices_survive_close_and_reopen)
     cairn_run_list_free(&after);
     ASSERT_OK(cairn_db_close(db));
     rm_rf(dir);
+}
+
+/* ---- kill -9 during deletes ------------------------------------------------------------ */
+
+/* Gives run `id`, inside `txn`, KV keys, events, a cell and two traces. */
+static cairn_status fill_tx(cairn_txn *txn, const cairn_run_id *id)
+{
+    cairn_status st = CAIRN_OK;
+    for (int i = 0; i < 40 && st == CAIRN_OK; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "key%d", i);
+        st = cairn_kv_put_tx(txn, id, test_str(k), test_str("some value bytes"));
+    }
+    for (int i = 0; i < 8 && st == CAIRN_OK; i++)
+        st = cairn_event_append_tx(txn, id, test_str("step"), test_str("payload"), NULL, NULL);
+    if (st == CAIRN_OK)
+        st = cairn_cell_init_tx(txn, id, test_str("cell"), test_str("0"));
+    cairn_trace_spec ts;
+    cairn_trace_spec_init(&ts);
+    cairn_trace_id root;
+    if (st == CAIRN_OK)
+        st = cairn_trace_record_tx(txn, id, &ts, &root);
+    if (st == CAIRN_OK)
+        st = cairn_trace_record_child_tx(txn, id, cairn_trace_id_slice(&root), &ts, NULL);
+    return st;
+}
+
+/* A run and a child run, each with its keys, in one transaction. */
+static cairn_status make_pair(cairn_txn *txn, cairn_run_id *parentp)
+{
+    cairn_slice tags[1] = {test_str("crash")};
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    s.tags = tags;
+    s.ntags = 1;
+    cairn_run_id kid;
+    cairn_status st = cairn_run_create_tx(txn, &s, parentp);
+    if (st == CAIRN_OK)
+        st = fill_tx(txn, parentp);
+    s.parent = parentp;
+    if (st == CAIRN_OK)
+        st = cairn_run_create_tx(txn, &s, &kid);
+    if (st == CAIRN_OK)
+        st = fill_tx(txn, &kid);
+    return st;
+}
+
+/* Keys under a non-zero run id, over one unbounded scan of the store. */
+static size_t run_keys(cairn_db *db)
+{
+    cairn_txn *txn = NULL;
+    HELPER_CHECK(cairn_txn_begin(db, NULL, &txn));
+    cairn_key start = {0};
+    cairn_iter *it = NULL;
+    HELPER_CHECK(cairn_txn_scan(txn, &start, NULL, 0, &it));
+    cairn_slice k, v;
+    size_t n = 0;
+    while (cairn_iter_next(it, &k, &v) == CAIRN_OK) {
+        cairn_run_id r;
+        memcpy(r.bytes, k.data, CAIRN_RUN_ID_SIZE);
+        n += !cairn_run_id_is_zero(&r);
+    }
+    cairn_iter_free(it);
+    HELPER_CHECK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    return n;
+}
+
+typedef struct ack {
+    uint8_t phase; /* 0 created, 1 deleted, 2 created and kept */
+    cairn_run_id id;
+} ack;
+
+static cairn_options crash_opts(void)
+{
+    cairn_options o;
+    cairn_options_init(&o);
+    o.durability = CAIRN_DURABILITY_SYNC;
+    o.wal_segment_size = 1024 * 1024;
+    o.checkpoint_wal_bytes = 256 * 1024; /* kills land in checkpoints too */
+    return o;
+}
+
+static void crash_child(const char *path, int fd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    cairn_options o = crash_opts();
+    cairn_db *db = NULL;
+    if (cairn_db_open(path, &o, &db, NULL, 0) != CAIRN_OK)
+        _exit(10);
+    cairn_txn *txn = NULL;
+    for (unsigned i = (unsigned)getpid();; i++) {
+        ack a = {0};
+        cairn_status st = txn ? cairn_txn_restart(txn) : cairn_txn_begin(db, NULL, &txn);
+        if (st == CAIRN_OK)
+            st = make_pair(txn, &a.id);
+        if (st == CAIRN_OK)
+            st = cairn_txn_commit(txn);
+        if (st != CAIRN_OK)
+            _exit(11);
+        a.phase = i % 4 == 0 ? 2 : 0;
+        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
+            _exit(12);
+        if (a.phase == 2)
+            continue;
+        st = cairn_txn_restart(txn);
+        if (st == CAIRN_OK)
+            st = cairn_run_delete_tx(txn, &a.id, CAIRN_RUN_DELETE_CHILDREN);
+        if (st == CAIRN_OK)
+            st = cairn_txn_commit(txn);
+        if (st != CAIRN_OK)
+            _exit(13);
+        a.phase = 1;
+        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
+            _exit(12);
+    }
+}
+
+Test(runindex, a_delete_killed_with_sigkill_is_all_or_nothing, .timeout = 600)
+{
+    /* the keys one pair owns */
+    cairn_db *mem = test_open(NULL);
+    cairn_txn *txn = NULL;
+    cairn_run_id pid0;
+    ASSERT_OK(cairn_txn_begin(mem, NULL, &txn));
+    ASSERT_OK(make_pair(txn, &pid0));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    size_t per_run = run_keys(mem) / 2;
+    test_close(mem);
+    cr_assert_gt(per_run, 60);
+
+    char base[64], path[96];
+    snprintf(base, sizeof base, "/tmp/cairn-rundel-XXXXXX");
+    cr_assert_not_null(mkdtemp(base));
+    snprintf(path, sizeof path, "%s/db", base);
+    const char *env = getenv("CAIRN_CRASH_POINTS");
+    unsigned kills = env ? (unsigned)strtoul(env, NULL, 10) : 30;
+    if (kills < 1)
+        kills = 1;
+    size_t dcap = 4096, ndel = 0, nkept = 0;
+    cairn_run_id *deleted = malloc(dcap * sizeof *deleted), *kept = malloc(dcap * sizeof *kept);
+    cr_assert(deleted && kept);
+    uint64_t rng = 0xDE1E7Eull;
+    for (unsigned round = 0; round <= kills; round++) {
+        cairn_options o = crash_opts();
+        cairn_db *db = NULL;
+        if (round > 0) {
+            ASSERT_OK(cairn_db_open(path, &o, &db, NULL, 0));
+            check_ok(db);
+            cairn_run_list l;
+            ASSERT_OK(cairn_run_list_all(db, NULL, CAIRN_RUN_LIMIT_MAX, &l));
+            cr_assert_eq(l.n % 2, 0, "round %u: %zu runs, pairs are created and deleted whole", round, l.n);
+            cr_assert_eq(run_keys(db), l.n * per_run,
+                         "round %u: %zu keys under run ids for %zu runs of %zu keys", round, run_keys(db),
+                         l.n, per_run);
+            cairn_run_list_free(&l);
+            for (size_t i = 0; i < ndel; i++) {
+                cairn_run r;
+                ASSERT_STATUS(cairn_run_get(db, &deleted[i], &r), CAIRN_NOT_FOUND);
+            }
+            for (size_t i = 0; i < nkept; i++) {
+                cairn_run r;
+                ASSERT_OK(cairn_run_get(db, &kept[i], &r));
+                cairn_run_free(&r);
+            }
+            ASSERT_OK(cairn_db_close(db));
+        }
+        if (round == kills)
+            break;
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(fds[0]);
+            crash_child(path, fds[1]);
+        }
+        close(fds[1]);
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned want = 1 + (unsigned)((rng >> 33) % 12);
+        for (unsigned i = 0; i < want; i++) {
+            ack a;
+            if (read(fds[0], &a, sizeof a) != (ssize_t)sizeof a)
+                break;
+            if (a.phase == 1 && ndel < dcap)
+                deleted[ndel++] = a.id;
+            if (a.phase == 2 && nkept < dcap)
+                kept[nkept++] = a.id;
+        }
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        close(fds[0]);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "round %u: the child exited by itself (status %d)", round, status);
+    }
+    cr_assert_gt(ndel, 0);
+    free(deleted);
+    free(kept);
+    rm_rf(base);
 }
