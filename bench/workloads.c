@@ -32,6 +32,7 @@ extern const bench_workload bench_wl_event_append_runs;
 extern const bench_workload bench_wl_event_read_range;
 extern const bench_workload bench_wl_event_read_type;
 extern const bench_workload bench_wl_event_verify;
+extern const bench_workload bench_wl_run_lifecycle;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -60,6 +61,7 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_trace_record,
     &bench_wl_trace_query,
     &bench_wl_trace_query_x10,
+    &bench_wl_run_lifecycle,
     NULL,
 };
 
