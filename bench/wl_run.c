@@ -19,7 +19,7 @@
 #include "eng_cairn.h"
 #include "workload.h"
 
-enum { STEPS = 13, TAGS_MAX = 8, KEY_CAP = 64, ENTRIES_MAX = 4 + 2 * TAGS_MAX };
+enum { STEPS = 13, TAGS_MAX = 8, KEY_CAP = 96, ENTRIES_MAX = 4 + 2 * TAGS_MAX };
 
 static void put_be64(uint8_t *p, uint64_t v)
 {

@@ -621,6 +621,23 @@ cairn_status cairn_run_set_metadata_tx(cairn_txn *txn, const cairn_run_id *id, c
     return store(txn, &old, &nr, fn);
 }
 
+cairn_status cairn_run_check_writable_tx(cairn_txn *txn, const cairn_run_id *id)
+{
+    const char *fn = "cairn_run_check_writable";
+    cairn_status st = check_id(txn, id, fn, "run id");
+    if (st != CAIRN_OK)
+        return st;
+    cairn_run_view r;
+    if ((st = load(txn, id, NULL, &r, fn, "run id")) == CAIRN_NOT_FOUND)
+        return CAIRN_OK; /* never registered: writes stay allowed */
+    if (st != CAIRN_OK)
+        return st;
+    if (status_final(r.status))
+        return prim_txn_err(txn, CAIRN_READ_ONLY, "%s: the run is %s and takes no more writes", fn,
+                            cairn_run_status_name(r.status));
+    return CAIRN_OK;
+}
+
 /* ---- delete ---------------------------------------------------------------------- */
 
 /* Deletes every key stored under run id `id`, whatever its tag. */

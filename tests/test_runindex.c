@@ -607,6 +607,45 @@ Test(runindex, tx_forms_commit_or_abort_with_the_callers_writes)
     test_close(db);
 }
 
+Test(runindex, check_writable_refuses_finished_runs_and_allows_unregistered_ones)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, NULL);
+    cairn_run_id never = test_run(0x31, 3);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_run_check_writable_tx(txn, &never));
+    ASSERT_OK(cairn_run_check_writable_tx(txn, &a));
+    ASSERT_OK(cairn_run_update_status_tx(txn, &a, CAIRN_RUN_PAUSED));
+    ASSERT_OK(cairn_run_check_writable_tx(txn, &a));
+    ASSERT_OK(cairn_run_update_status_tx(txn, &a, CAIRN_RUN_CANCELLED));
+    ASSERT_STATUS(cairn_run_check_writable_tx(txn, &a), CAIRN_READ_ONLY);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "cancelled") != NULL, "%s", cairn_txn_errmsg(txn));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    for (int s = CAIRN_RUN_COMPLETED; s <= CAIRN_RUN_ARCHIVED; s++) {
+        cairn_run_id id = run_in(db, (cairn_run_status)s);
+        ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+        ASSERT_STATUS(cairn_run_check_writable_tx(txn, &id), CAIRN_READ_ONLY);
+        cairn_txn_free(txn);
+    }
+    /* a run finished while a writer holds its check makes the writer conflict */
+    cairn_run_id b = create(db, NULL, NULL, NULL);
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_run_check_writable_tx(txn, &b));
+    ASSERT_OK(cairn_kv_put_tx(txn, &b, test_str("k"), test_str("v")));
+    ASSERT_OK(cairn_run_complete(db, &b));
+    ASSERT_STATUS(cairn_txn_commit(txn), CAIRN_CONFLICT);
+    cairn_txn_free(txn);
+
+    cairn_run_id zero = test_zero_run();
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_STATUS(cairn_run_check_writable_tx(txn, &zero), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_run_check_writable_tx(txn, NULL), CAIRN_INVALID_ARGUMENT);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
 /* ---- delete -------------------------------------------------------------------------- */
 
 /* Gives run `id` KV keys, events, cells and traces. */

@@ -27,6 +27,10 @@
  * StateCell and TraceStore primitives accept writes into any run id,
  * whether it is registered here or not and whatever its status; a
  * completed, failed, cancelled or archived run can still be written to.
+ * The intended policy (refuse writes into a registered run in one of those
+ * statuses; keep allowing writes into run ids never registered) is what
+ * cairn_run_check_writable_tx() below answers: a caller may apply it today
+ * by calling it in the transaction that writes.
  *
  * As elsewhere, cairn_run_NAME(db, ...) runs its own transaction and
  * returns owned results; cairn_run_NAME_tx(txn, ...) works inside the
@@ -270,6 +274,15 @@ cairn_status cairn_run_by_time_tx(cairn_txn *txn, int64_t from_us, int64_t to_us
  */
 cairn_status cairn_run_count(cairn_db *db, cairn_run_status status, uint64_t *countp);
 cairn_status cairn_run_count_tx(cairn_txn *txn, cairn_run_status status, uint64_t *countp);
+
+/*
+ * Whether the write policy above lets a transaction write into run `id`:
+ * CAIRN_OK when `id` is not a registered run or is active or paused;
+ * CAIRN_READ_ONLY (the message names the status) when it is completed,
+ * failed, cancelled or archived.  The run's record is read in `txn`, so a
+ * status change committed meanwhile makes the caller's commit conflict.
+ */
+cairn_status cairn_run_check_writable_tx(cairn_txn *txn, const cairn_run_id *id);
 
 /* ---- consistency ---------------------------------------------------------------- */
 
