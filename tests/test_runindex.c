@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -490,6 +491,48 @@ Test(runindex, every_query_pages_in_creation_order)
 
     cairn_run_id ghost = test_run(0x66, 6);
     ASSERT_STATUS(cairn_run_children(db, &ghost, NULL, 5, &l), CAIRN_NOT_FOUND);
+    check_ok(db);
+    test_close(db);
+}
+
+/* Two threads race to create the same 40 names: each name is created once. */
+typedef struct racer {
+    cairn_db *db;
+    int created, refused;
+} racer;
+
+static void *race_names(void *p)
+{
+    racer *r = p;
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        cairn_run_spec s;
+        cairn_run_spec_init(&s);
+        s.name = test_str(name);
+        cairn_status st = cairn_run_create(r->db, &s, NULL);
+        if (st == CAIRN_OK)
+            r->created++;
+        else if (st == CAIRN_EXISTS)
+            r->refused++;
+    }
+    return NULL;
+}
+
+Test(runindex, concurrent_creates_of_one_name_register_it_once)
+{
+    cairn_db *db = open_mem();
+    racer r[2] = {{db, 0, 0}, {db, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, race_names, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_eq(r[0].created + r[1].created, 40);
+    cr_assert_eq(r[0].refused + r[1].refused, 40);
+    uint64_t c;
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ACTIVE, &c));
+    cr_assert_eq(c, 40);
     check_ok(db);
     test_close(db);
 }
