@@ -33,6 +33,10 @@ struct cairn_db {
     mvindex ix;
     retirelist retired;                /* under commit_lock */
     gcqueue gcq;                       /* under commit_lock */
+    /* Whether any run was ever registered in the RunIndex: 0 not looked
+     * yet, 1 none, 2 some.  Writes into a registered run check its
+     * status; with no registered run there is nothing to check. */
+    _Atomic int runs_registered;
     uint64_t gc_pass_min;              /* min snapshot of the current queue pass */
     size_t gc_pass_left;               /* queued nodes that pass still visits */
     _Atomic size_t gc_pending;         /* gcq.n + retired.n, readable without the lock */

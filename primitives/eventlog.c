@@ -179,7 +179,7 @@ static cairn_status append_common(cairn_txn *txn, const cairn_run_id *run, bool 
                                   uint64_t expected_len, cairn_slice type, cairn_slice payload,
                                   uint64_t *seqp, uint8_t hash[CAIRN_EVENT_HASH_SIZE], const char *fn)
 {
-    cairn_status st = prim_check_run(txn, run, fn);
+    cairn_status st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_type(txn, type, fn)) != CAIRN_OK)
         return st;
     if (payload.data == NULL && payload.len)
@@ -269,7 +269,7 @@ cairn_status cairn_event_append_once_tx(cairn_txn *txn, const cairn_run_id *run,
                                         bool *appendedp)
 {
     const char *fn = "cairn_event_append_once";
-    cairn_status st = prim_check_run(txn, run, fn);
+    cairn_status st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK)
         return st;
     if (event_id.data == NULL && event_id.len)

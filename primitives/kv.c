@@ -96,7 +96,7 @@ static cairn_status put_common(cairn_txn *txn, const cairn_run_id *run, cairn_sl
 {
     cairn_key k;
     cairn_status st = kv_key(txn, &k, run, key, fn);
-    if (st != CAIRN_OK)
+    if (st != CAIRN_OK || (st = prim_check_write(txn, run, fn)) != CAIRN_OK)
         return st;
     if (ttl_us == 0)
         return cairn_txn_put(txn, &k, value);
@@ -128,7 +128,7 @@ cairn_status cairn_kv_delete_tx(cairn_txn *txn, const cairn_run_id *run, cairn_s
 {
     cairn_key k;
     cairn_status st = kv_key(txn, &k, run, key, "cairn_kv_delete");
-    if (st != CAIRN_OK)
+    if (st != CAIRN_OK || (st = prim_check_write(txn, run, "cairn_kv_delete")) != CAIRN_OK)
         return st;
     if (existedp) {
         cairn_slice v;

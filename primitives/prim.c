@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cairn/kv.h"
+#include "cairn/runindex.h"
 
 void cairn_bytes_free(cairn_bytes *b)
 {
@@ -36,6 +37,45 @@ cairn_status prim_check_run(cairn_txn *txn, const cairn_run_id *run, const char 
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT,
                             "%s: the all-zero run id is reserved for the run index", fn);
     return CAIRN_OK;
+}
+
+void prim_runs_registered(cairn_db *db)
+{
+    atomic_store_explicit(&db->runs_registered, 2, memory_order_release);
+}
+
+/* Whether the RunIndex holds any key (looked up once, then remembered). */
+static bool any_run_registered(cairn_txn *txn)
+{
+    int st = atomic_load_explicit(&txn->db->runs_registered, memory_order_acquire);
+    if (st == 0) {
+        cairn_run_id zero;
+        memset(&zero, 0, sizeof zero);
+        cairn_key k;
+        cairn_key_init(&k, &zero, CAIRN_TAG_RUN);
+        cairn_key end;
+        cairn_key_prefix_end(&k, &end);
+        node *n = index_seek(&txn->db->ix, k.bytes, k.len);
+        bool some = n && key_cmp(n->key, n->keylen, end.bytes, end.len) < 0;
+        int want = some ? 2 : 1, expect = 0;
+        atomic_compare_exchange_strong(&txn->db->runs_registered, &expect, want);
+        st = atomic_load_explicit(&txn->db->runs_registered, memory_order_acquire);
+    }
+    return st == 2;
+}
+
+cairn_status prim_check_write(cairn_txn *txn, const cairn_run_id *run, const char *fn)
+{
+    cairn_status st = prim_check_run(txn, run, fn);
+    if (st != CAIRN_OK || !any_run_registered(txn))
+        return st;
+    st = cairn_run_check_writable_tx(txn, run);
+    if (st == CAIRN_READ_ONLY) {
+        char msg[ERRMSG_CAP];
+        snprintf(msg, sizeof msg, "%s", txn->errmsg);
+        return prim_txn_err(txn, st, "%s: %s", fn, msg);
+    }
+    return st;
 }
 
 cairn_status prim_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run, cairn_tag tag,

@@ -19,6 +19,17 @@ cairn_status prim_txn_err(cairn_txn *txn, cairn_status status, const char *fmt, 
  * the reserved all-zero id); `fn` names the caller in the message. */
 cairn_status prim_check_run(cairn_txn *txn, const cairn_run_id *run, const char *fn);
 
+/*
+ * prim_check_run() for a write: also refuses (CAIRN_READ_ONLY) a run the
+ * RunIndex holds as completed, failed, cancelled or archived.  The run's
+ * record is read in `txn`, so a status change committed meanwhile makes
+ * the commit conflict.  A database that never registered a run skips it.
+ */
+cairn_status prim_check_write(cairn_txn *txn, const cairn_run_id *run, const char *fn);
+
+/* A run was registered (RunIndex): from now on writes check run status. */
+void prim_runs_registered(cairn_db *db);
+
 /* Builds [run][tag][rest] into *key: CAIRN_INVALID_ARGUMENT for a NULL
  * rest with a length, an empty rest when `nonempty`, or a rest past `max`
  * bytes (`what` names it in the message). */

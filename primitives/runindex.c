@@ -431,6 +431,7 @@ cairn_status cairn_run_create_tx(cairn_txn *txn, const cairn_run_spec *spec, cai
     cairn_status st = txn_usable(txn);
     if (st != CAIRN_OK)
         return st;
+    prim_runs_registered(txn->db); /* writes into runs check their status from now on */
     cairn_run_spec defaults;
     if (spec == NULL) {
         cairn_run_spec_init(&defaults);

@@ -155,6 +155,8 @@ cairn_status cairn_cell_init_tx(cairn_txn *txn, const cairn_run_id *run, cairn_s
     const char *fn = "cairn_cell_init";
     cairn_key k;
     cairn_status st = cell_key(txn, &k, run, name, fn);
+    if (st == CAIRN_OK)
+        st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_value(txn, value, fn, "value")) != CAIRN_OK)
         return st;
     cairn_cell_view cur;
@@ -173,6 +175,8 @@ cairn_status cairn_cell_cas_tx(cairn_txn *txn, const cairn_run_id *run, cairn_sl
     const char *fn = "cairn_cell_cas";
     cairn_key k;
     cairn_status st = cell_key(txn, &k, run, name, fn);
+    if (st == CAIRN_OK)
+        st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_value(txn, value, fn, "value")) != CAIRN_OK)
         return st;
     if (expected_version == 0)
@@ -209,6 +213,8 @@ cairn_status cairn_cell_set_tx(cairn_txn *txn, const cairn_run_id *run, cairn_sl
     const char *fn = "cairn_cell_set";
     cairn_key k;
     cairn_status st = cell_key(txn, &k, run, name, fn);
+    if (st == CAIRN_OK)
+        st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_value(txn, value, fn, "value")) != CAIRN_OK)
         return st;
     cairn_cell_view cur;
@@ -230,6 +236,8 @@ cairn_status cairn_cell_delete_tx(cairn_txn *txn, const cairn_run_id *run, cairn
 {
     cairn_key k;
     cairn_status st = cell_key(txn, &k, run, name, "cairn_cell_delete");
+    if (st == CAIRN_OK)
+        st = prim_check_write(txn, run, "cairn_cell_delete");
     if (st != CAIRN_OK)
         return st;
     if (existedp) {
@@ -253,6 +261,8 @@ static cairn_status transition_common(cairn_txn *txn, const cairn_run_id *run, c
         *fn_statusp = CAIRN_OK;
     cairn_key k;
     cairn_status st = cell_key(txn, &k, run, name, fname);
+    if (st == CAIRN_OK)
+        st = prim_check_write(txn, run, fname);
     if (st != CAIRN_OK)
         return st;
     if (fn == NULL)

@@ -324,7 +324,7 @@ static cairn_status record_common(cairn_txn *txn, const cairn_run_id *run, cairn
                                   cairn_slice parent, const cairn_trace_spec *s, cairn_trace_id *idp,
                                   const char *fn)
 {
-    cairn_status st = prim_check_run(txn, run, fn);
+    cairn_status st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_spec(txn, s, fn)) != CAIRN_OK)
         return st;
     if (parent.len || parent.data)
@@ -434,7 +434,7 @@ cairn_status cairn_trace_finish_tx(cairn_txn *txn, const cairn_run_id *run, cair
                                    cairn_trace_status status, int64_t end_us)
 {
     const char *fn = "cairn_trace_finish";
-    cairn_status st = prim_check_run(txn, run, fn);
+    cairn_status st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_id(txn, id, fn, "id")) != CAIRN_OK)
         return st;
     if (status != CAIRN_TRACE_OK && status != CAIRN_TRACE_FAILED)

@@ -887,7 +887,15 @@ static void random_workload(cairn_db *db, uint64_t seed, int steps)
             cr_assert(st == CAIRN_OK || st == CAIRN_INVALID_TRANSITION);
             break;
         default: {
-            ASSERT_OK(cairn_kv_put(db, id, test_str("k"), test_str("v")));
+            st = cairn_kv_put(db, id, test_str("k"), test_str("v"));
+            {
+                /* refused exactly when the run is in a final status */
+                cairn_run r;
+                ASSERT_OK(cairn_run_get(db, id, &r));
+                bool final = r.v.status != CAIRN_RUN_ACTIVE && r.v.status != CAIRN_RUN_PAUSED;
+                cairn_run_free(&r);
+                ASSERT_STATUS(st, final ? CAIRN_READ_ONLY : CAIRN_OK);
+            }
             st = cairn_run_delete(db, id, test_rng_below(&rng, 2) ? CAIRN_RUN_DELETE_CHILDREN : 0);
             cr_assert(st == CAIRN_OK || st == CAIRN_EXISTS, "%s", cairn_status_name(st));
             if (st == CAIRN_OK) {
@@ -1242,4 +1250,54 @@ Test(runindex, a_delete_killed_with_sigkill_is_all_or_nothing, .timeout = 600)
     free(deleted);
     free(kept);
     rm_rf(base);
+}
+
+/* The write policy: registered runs in a final status take no primitive
+ * writes; active and paused runs and never-registered run ids do. */
+Test(runindex, primitives_refuse_writes_into_finished_runs)
+{
+    cairn_db *db = test_open(NULL);
+    cairn_run_id free_run = test_run(0x77, 7); /* never registered */
+    ASSERT_OK(cairn_kv_put(db, &free_run, test_str("k"), test_str("v")));
+
+    cairn_run_spec spec;
+    cairn_run_spec_init(&spec);
+    cairn_run_id id;
+    ASSERT_OK(cairn_run_create(db, &spec, &id));
+    ASSERT_OK(cairn_kv_put(db, &id, test_str("k"), test_str("v")));
+    ASSERT_OK(cairn_cell_set(db, &id, test_str("c"), test_str("1"), NULL));
+    ASSERT_OK(cairn_event_append(db, &id, test_str("t"), test_str("p"), NULL, NULL));
+    ASSERT_OK(cairn_run_pause(db, &id));
+    ASSERT_OK(cairn_kv_put(db, &id, test_str("paused"), test_str("still writable")));
+    ASSERT_OK(cairn_run_resume(db, &id));
+    ASSERT_OK(cairn_run_complete(db, &id));
+
+    ASSERT_STATUS(cairn_kv_put(db, &id, test_str("k"), test_str("late")), CAIRN_READ_ONLY);
+    char msg[256];
+    cairn_db_errmsg(db, msg, sizeof msg);
+    cr_assert(strstr(msg, "completed") != NULL, "%s", msg);
+    ASSERT_STATUS(cairn_kv_delete(db, &id, test_str("k"), NULL), CAIRN_READ_ONLY);
+    ASSERT_STATUS(cairn_cell_set(db, &id, test_str("c"), test_str("2"), NULL), CAIRN_READ_ONLY);
+    ASSERT_STATUS(cairn_event_append(db, &id, test_str("t"), test_str("late"), NULL, NULL), CAIRN_READ_ONLY);
+    cairn_trace_spec ts;
+    cairn_trace_spec_init(&ts);
+    ts.type = CAIRN_TRACE_THOUGHT;
+    cairn_trace_id tid;
+    ASSERT_STATUS(cairn_trace_record(db, &id, &ts, &tid), CAIRN_READ_ONLY);
+    /* reads still work, and nothing changed */
+    cairn_bytes v = {0};
+    ASSERT_OK(cairn_kv_get(db, &id, test_str("k"), &v));
+    cr_assert(v.len == 1 && ((const char *)v.data)[0] == 'v');
+    cairn_bytes_free(&v);
+    uint64_t len;
+    ASSERT_OK(cairn_event_len(db, &id, &len));
+    cr_assert_eq(len, 1);
+    /* archived too; unregistered runs are untouched by all this */
+    ASSERT_OK(cairn_run_archive(db, &id));
+    ASSERT_STATUS(cairn_kv_put(db, &id, test_str("k"), test_str("later")), CAIRN_READ_ONLY);
+    ASSERT_OK(cairn_kv_put(db, &free_run, test_str("k2"), test_str("v")));
+    /* the run can still be deleted, with everything it owns */
+    ASSERT_OK(cairn_run_delete(db, &id, 0));
+    ASSERT_STATUS(cairn_kv_get(db, &id, test_str("k"), &v), CAIRN_NOT_FOUND);
+    test_close(db);
 }

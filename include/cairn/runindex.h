@@ -23,14 +23,16 @@
  * cancelled or archived, and kept from then on.  Tags and metadata may be
  * changed in every status.
  *
- * Writes into finished runs: NOT ENFORCED YET.  The KV, EventLog,
- * StateCell and TraceStore primitives accept writes into any run id,
- * whether it is registered here or not and whatever its status; a
- * completed, failed, cancelled or archived run can still be written to.
- * The intended policy (refuse writes into a registered run in one of those
- * statuses; keep allowing writes into run ids never registered) is what
- * cairn_run_check_writable_tx() below answers: a caller may apply it today
- * by calling it in the transaction that writes.
+ * Writes into finished runs.  Every write of the KV, EventLog, StateCell
+ * and TraceStore primitives (puts, deletes, appends, cell writes, trace
+ * records and finishes) into a run registered here as completed, failed,
+ * cancelled or archived is refused with CAIRN_READ_ONLY; reads stay
+ * allowed, and so does deleting the run.  Writes into a run id that was
+ * never registered are allowed, for low-ceremony use.  The check reads the
+ * run's record in the writing transaction, so a status change committed
+ * meanwhile makes that transaction conflict (cairn_db_run() retries it,
+ * and then it is refused).  cairn_run_check_writable_tx() is the same
+ * check, for callers writing raw engine keys.
  *
  * As elsewhere, cairn_run_NAME(db, ...) runs its own transaction and
  * returns owned results; cairn_run_NAME_tx(txn, ...) works inside the
