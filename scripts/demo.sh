@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds cairn (release) in build/, and runs the demo.
-# Extra arguments go to `cairn demo`, e.g. scripts/demo.sh --threads 4.
+# Extra arguments go to `cairn demo`, e.g. scripts/demo.sh --agents 8.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

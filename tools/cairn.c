@@ -17,9 +17,13 @@ static int cmd_version(int argc, char **argv);
 static void cmd_version_usage(FILE *out);
 
 static const cli_command commands[] = {
-    {"demo", "run an agent-like workload on an in-memory database and verify it", cmd_demo,
+    {"demo", "simulate an agent runtime on a database (or in memory) and verify it", cmd_demo,
      cmd_demo_usage},
     {"help", "show this help, or a command's help", cmd_help, cmd_help_usage},
+    {"stats", "print a database's counters, contents and last recovery", cmd_stats,
+     cmd_stats_usage},
+    {"verify", "check every event chain, the trace indexes and the run index", cmd_verify,
+     cmd_verify_usage},
     {"version", "print the library version", cmd_version, cmd_version_usage},
 };
 

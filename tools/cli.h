@@ -31,6 +31,40 @@ typedef struct cli_command {
 int cmd_demo(int argc, char **argv);
 void cmd_demo_usage(FILE *out);
 
+int cmd_verify(int argc, char **argv);
+void cmd_verify_usage(FILE *out);
+int cmd_stats(int argc, char **argv);
+void cmd_stats_usage(FILE *out);
+
+/*
+ * Opens the database in `dir` (NULL: in memory), read-only when asked;
+ * `durability` CAIRN_DURABILITY_DEFAULT keeps the default.  On failure
+ * prints why and returns CLI_EXIT_CANNOT_OPEN.
+ */
+int cli_open(const char *cmd, const char *dir, bool read_only, cairn_durability durability,
+             cairn_db **dbp);
+
+/* Writes `s` as a JSON string (quoted and escaped). */
+void cli_json_string(FILE *out, const char *s);
+
+/* The checks `verify` and `demo` run, and what they found. */
+typedef struct cli_check {
+    FILE *out;          /* where problems are reported */
+    bool json;          /* report problems as a JSON array member "problems" */
+    uint64_t runs;      /* runs whose event chain and traces were checked */
+    uint64_t events;
+    uint64_t traces;
+    unsigned problems;
+} cli_check;
+
+/*
+ * Verifies every registered run (or only `only`): its event chain
+ * (cairn_event_verify) and trace index (cairn_trace_check); then the run
+ * index (cairn_run_check).  Each problem is reported to c->out with its
+ * location and counted.  Returns an engine failure, CAIRN_OK otherwise.
+ */
+cairn_status cli_check_db(cli_check *c, cairn_db *db, const cairn_run_id *only);
+
 /* True for "--help" and "-h". */
 bool cli_is_help(const char *arg);
 

@@ -1,115 +1,83 @@
 /*
- * cmd_demo.c - `cairn demo`: an agent-like workload on an in-memory
- * database, followed by a check that everything it committed adds up.
+ * cmd_demo.c - `cairn demo`: simulates an agent runtime on the five
+ * primitives, then runs the same checks as `cairn verify`.
  *
- * Each transaction is one step of an agent run, written at the engine level
- * with the key layout of each primitive:
+ * Each agent is a thread that owns one run at a time and loops over steps:
  *
- *   State  "progress"            step counter, read-modify-written: the
- *                                  step's sequence number is counter + 1
- *   Event  [0x01][seq:be64]      one record per step, seq contiguous from 1
- *   KV     "topic/N"             working memory, overwritten
- *   KV     "note/"[seq:be64]     one note per step; when a note leaves the
- *                                  recent window, every third one is deleted
- *   KV     "cache/tool_output"   the last cached tool output, expiring
+ *   TraceStore  a "thought" root trace and a "tool_call" child, both finished
+ *   EventLog    tool_call_started, then tool_call_finished
+ *   KV          memory/topic-N, overwritten
+ *   StateCell   "progress", advanced by a transition (read-modify-write)
+ *   RunIndex    after a random number of steps the run completes, fails, or
+ *               pauses and resumes; a finished run is followed by a new run,
+ *               forked from it (a parent link) every other time
  *
- * The counter read makes concurrent steps of one run conflict, and
- * cairn_db_run() retries them, so per run the steps serialize and the
- * verification below can predict every key exactly.
+ * With --ack-file every acknowledged event append (its commit returned) is
+ * written as a line "<run_id> <seq>", so a crash test can check that nothing
+ * acknowledged was lost.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
-#define DEMO_THREADS_DEFAULT 2u
-#define DEMO_THREADS_MAX 64u
-#define DEMO_TXNS_DEFAULT 20000u
-#define DEMO_TXNS_MAX 100000000u
+#define DEMO_AGENTS_DEFAULT 4u
+#define DEMO_AGENTS_MAX 64u
+#define DEMO_STEPS_DEFAULT 500u
+#define DEMO_STEPS_MAX 100000000u
 #define DEMO_SEED_DEFAULT 1u
-#define DEMO_RUNS_MIN 4u
-
-#define DEMO_TOPICS 8u              /* working-memory keys per run */
-#define DEMO_NOTE_WINDOW 8u         /* the most recent notes are always kept */
-#define DEMO_NOTE_FORGET_EVERY 3u   /* older notes with seq % 3 == 0 are deleted */
-#define DEMO_CACHE_ONE_IN 4u        /* one step in four caches a tool output */
-#define DEMO_CACHE_TTL_US (10LL * 60 * 1000 * 1000)
-#define DEMO_PAYLOAD_MAX 192u
-
-/* Sub-kind byte of an event record key (the EventLog's layout). */
-#define DEMO_EVENT_RECORD 0x01u
-/* Event value: seq (be64), timestamp (be64), then the type name. */
-#define DEMO_EVENT_HEADER 16u
-
-#define DEMO_MAX_REPORTED_PROBLEMS 10
-
-static const char *const demo_event_types[] = {"thought", "tool_call", "tool_result",
-                                               "decision"};
-#define DEMO_EVENT_TYPES (sizeof demo_event_types / sizeof demo_event_types[0])
+#define DEMO_TOPICS 8u
+#define DEMO_RUN_STEPS_MIN 10u  /* a run lasts 10..59 steps */
+#define DEMO_RUN_STEPS_SPAN 50u
+#define DEMO_PAYLOAD_MAX 160u
 
 static const char demo_progress_cell[] = "progress";
-static const char demo_cache_key[] = "cache/tool_output";
-static const char demo_note_prefix[] = "note/";
 
 typedef struct demo_config {
-    uint32_t threads;
-    uint64_t txns;
+    const char *dir;
+    uint32_t agents;
+    uint64_t steps;
     uint64_t seed;
-    uint32_t runs;
+    cairn_durability durability;
+    bool forever;
+    const char *ack_file;
 } demo_config;
 
-/* One step, drawn before its transaction so every retry replays it exactly. */
-typedef struct demo_step {
-    const cairn_run_id *run;
-    uint32_t topic;
-    uint32_t event_type;
-    bool cache;
-    uint32_t payload_len;
-    char payload[DEMO_PAYLOAD_MAX];
-    /* Set by the transaction body (the last attempt's values win). */
-    uint64_t seq;
-    char err[512];
-} demo_step;
-
-typedef struct demo_worker {
-    pthread_t thread;
+/* What the agents share. */
+typedef struct demo_shared {
     cairn_db *db;
-    const cairn_run_id *runs;
-    uint32_t nruns;
-    uint64_t txns;
+    const demo_config *cfg;
+    int ack_fd;
+    atomic_bool stop;
+    atomic_uint_fast64_t steps;
+    atomic_uint_fast64_t events;
+    atomic_uint_fast64_t traces;
+} demo_shared;
+
+typedef struct demo_agent {
+    pthread_t thread;
+    demo_shared *sh;
+    uint32_t index;
     uint64_t rng;
-    atomic_bool *stop;
-    /* Results. */
-    uint64_t *steps;      /* committed steps per run */
-    uint64_t *cache_seq;  /* newest step per run that cached a tool output */
-    uint64_t committed;
-    uint64_t abandoned;   /* steps that still conflicted after max_retries */
-    cairn_status status;  /* first unexpected failure, CAIRN_OK if none */
+    uint64_t runs_created;
+    cairn_status status;  /* first failure, CAIRN_OK if none */
     char err[600];
-} demo_worker;
+} demo_agent;
 
-/* ---- Small helpers ---------------------------------------------------- */
+static volatile sig_atomic_t demo_signalled;
 
-static void put_be64(uint8_t *p, uint64_t v)
+static void demo_on_signal(int sig)
 {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xffu);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    (void)sig;
+    demo_signalled = 1;
 }
 
 /* splitmix64: a tiny, well-mixed generator; one state per thread. */
@@ -138,33 +106,35 @@ static cairn_slice cstr_slice(const char *s)
     return cairn_slice_of(s, strlen(s));
 }
 
-/* True when note `seq` is still stored after `steps` steps of its run. */
-static bool demo_note_kept(uint64_t seq, uint64_t steps)
+static bool demo_stopping(demo_shared *sh)
 {
-    return seq + DEMO_NOTE_WINDOW > steps || seq % DEMO_NOTE_FORGET_EVERY != 0;
+    return demo_signalled || atomic_load_explicit(&sh->stop, memory_order_relaxed);
 }
 
-static cairn_status demo_note_key(cairn_key *key, const cairn_run_id *run, uint64_t seq)
+/* The progress cell holds a decimal step count; this adds one. */
+static cairn_status demo_progress_next(void *ctx, cairn_slice current, cairn_bytes *new_value)
 {
-    cairn_status s = cairn_key_make(key, run, CAIRN_TAG_KV, cstr_slice(demo_note_prefix));
-    if (s == CAIRN_OK)
-        s = cairn_key_append_u64(key, seq);
-    return s;
+    char buf[24];
+    uint64_t n = 0;
+    int len;
+
+    (void)ctx;
+    for (size_t i = 0; i < current.len; i++) {
+        char ch = ((const char *)current.data)[i];
+        if (ch < '0' || ch > '9')
+            return CAIRN_CORRUPT;
+        n = n * 10 + (uint64_t)(ch - '0');
+    }
+    len = snprintf(buf, sizeof buf, "%" PRIu64, n + 1);
+    new_value->data = malloc((size_t)len);
+    if (new_value->data == NULL)
+        return CAIRN_NO_MEMORY;
+    memcpy(new_value->data, buf, (size_t)len);
+    new_value->len = (size_t)len;
+    return CAIRN_OK;
 }
 
-static cairn_status demo_event_key(cairn_key *key, const cairn_run_id *run, uint64_t seq)
-{
-    cairn_status s = cairn_key_init(key, run, CAIRN_TAG_EVENT);
-    if (s == CAIRN_OK)
-        s = cairn_key_append_u8(key, DEMO_EVENT_RECORD);
-    if (s == CAIRN_OK)
-        s = cairn_key_append_u64(key, seq);
-    return s;
-}
-
-/* ---- One step: the transaction body ------------------------------------ */
-
-#define STEP_TRY(what, call)                                                                 \
+#define AGENT_TRY(what, call)                                                                \
     do {                                                                                     \
         s = (call);                                                                          \
         if (s != CAIRN_OK) {                                                                 \
@@ -173,312 +143,177 @@ static cairn_status demo_event_key(cairn_key *key, const cairn_run_id *run, uint
         }                                                                                    \
     } while (0)
 
-static cairn_status demo_step_txn(cairn_txn *txn, void *ctx)
+static cairn_status demo_ack(demo_agent *a, const cairn_run_id *run, uint64_t seq)
 {
-    demo_step *st = ctx;
+    char line[CAIRN_RUN_ID_TEXT_LEN + 32];
+    int len;
+
+    if (a->sh->ack_fd < 0)
+        return CAIRN_OK;
+    cairn_run_id_format(run, line);
+    len = snprintf(line + CAIRN_RUN_ID_TEXT_LEN, sizeof line - CAIRN_RUN_ID_TEXT_LEN,
+                   " %" PRIu64 "\n", seq);
+    len += CAIRN_RUN_ID_TEXT_LEN;
+    if (write(a->sh->ack_fd, line, (size_t)len) != (ssize_t)len) {
+        snprintf(a->err, sizeof a->err, "cannot write the ack file: %s", strerror(errno));
+        return CAIRN_IO;
+    }
+    return CAIRN_OK;
+}
+
+/* One step of an agent in `run`. */
+static cairn_status demo_step(demo_agent *a, const cairn_run_id *run, uint64_t step)
+{
+    cairn_db *db = a->sh->db;
     const char *failed = "";
+    cairn_trace_spec spec;
+    cairn_trace_id thought, call;
+    char payload[DEMO_PAYLOAD_MAX + 1];
+    char key[32];
+    uint32_t payload_len = 16 + demo_rand_below(&a->rng, DEMO_PAYLOAD_MAX - 16);
+    bool tool_fails = demo_rand_below(&a->rng, 10) == 0;
+    uint64_t seq = 0;
     cairn_status s;
-    cairn_key key;
-    cairn_slice value;
-    uint64_t done = 0;
-    uint64_t seq;
-    int64_t now = cairn_txn_now_us(txn);
-    uint8_t counter[8];
-    uint8_t event[DEMO_EVENT_HEADER + 32];
-    size_t type_len;
-    char name[32];
-    int name_len;
 
-    st->err[0] = '\0';
+    for (uint32_t i = 0; i < payload_len; i++)
+        payload[i] = (char)('a' + demo_rand_below(&a->rng, 26));
+    payload[payload_len] = '\0';
 
-    /* The progress counter: read, then write counter + 1. */
-    STEP_TRY("progress key", cairn_key_make(&key, st->run, CAIRN_TAG_STATE,
-                                            cstr_slice(demo_progress_cell)));
-    s = cairn_txn_get(txn, &key, &value);
-    if (s == CAIRN_OK) {
-        if (value.len != sizeof counter) {
-            snprintf(st->err, sizeof st->err, "progress cell holds %zu bytes, expected 8",
-                     value.len);
-            return CAIRN_CORRUPT;
-        }
-        done = get_be64(value.data);
-    } else if (s != CAIRN_NOT_FOUND) {
-        failed = "read progress";
-        goto fail;
-    }
-    seq = done + 1;
-    st->seq = seq;
-    put_be64(counter, seq);
-    STEP_TRY("write progress", cairn_txn_put(txn, &key, cairn_slice_of(counter, sizeof counter)));
+    cairn_trace_spec_init(&spec);
+    spec.type = CAIRN_TRACE_THOUGHT;
+    spec.name = cstr_slice("plan");
+    spec.payload = cairn_slice_of(payload, payload_len);
+    AGENT_TRY("record thought", cairn_trace_record(db, run, &spec, &thought));
+    spec.type = CAIRN_TRACE_TOOL_CALL;
+    spec.name = cstr_slice(step % 2 == 0 ? "search" : "read_file");
+    spec.payload = cairn_slice_of(payload, payload_len / 2);
+    AGENT_TRY("record tool call", cairn_trace_record_child(db, run, cairn_trace_id_slice(&thought),
+                                                           &spec, &call));
+    atomic_fetch_add(&a->sh->traces, 2);
 
-    /* The step's event record. */
-    type_len = strlen(demo_event_types[st->event_type]);
-    put_be64(event, seq);
-    put_be64(event + 8, (uint64_t)now);
-    memcpy(event + DEMO_EVENT_HEADER, demo_event_types[st->event_type], type_len);
-    STEP_TRY("event key", demo_event_key(&key, st->run, seq));
-    STEP_TRY("append event",
-             cairn_txn_put(txn, &key, cairn_slice_of(event, DEMO_EVENT_HEADER + type_len)));
+    AGENT_TRY("append tool_call_started",
+              cairn_event_append(db, run, cstr_slice("tool_call_started"),
+                                 cairn_slice_of(payload, payload_len / 2), &seq, NULL));
+    atomic_fetch_add(&a->sh->events, 1);
+    AGENT_TRY("ack", demo_ack(a, run, seq));
 
-    /* Working memory: overwrite one topic. */
-    name_len = snprintf(name, sizeof name, "topic/%" PRIu32, st->topic);
-    STEP_TRY("topic key", cairn_key_make(&key, st->run, CAIRN_TAG_KV,
-                                         cairn_slice_of(name, (size_t)name_len)));
-    STEP_TRY("write topic",
-             cairn_txn_put(txn, &key, cairn_slice_of(st->payload, st->payload_len)));
+    AGENT_TRY("finish tool call",
+              cairn_trace_finish(db, run, cairn_trace_id_slice(&call),
+                                 tool_fails ? CAIRN_TRACE_FAILED : CAIRN_TRACE_OK, 0));
+    AGENT_TRY("finish thought",
+              cairn_trace_finish(db, run, cairn_trace_id_slice(&thought), CAIRN_TRACE_OK, 0));
 
-    /* A note for this step; forget one that left the recent window. */
-    STEP_TRY("note key", demo_note_key(&key, st->run, seq));
-    STEP_TRY("write note",
-             cairn_txn_put(txn, &key, cairn_slice_of(st->payload, st->payload_len / 2)));
-    if (seq > DEMO_NOTE_WINDOW && !demo_note_kept(seq - DEMO_NOTE_WINDOW, seq)) {
-        STEP_TRY("old note key", demo_note_key(&key, st->run, seq - DEMO_NOTE_WINDOW));
-        STEP_TRY("delete old note", cairn_txn_delete(txn, &key));
-    }
+    AGENT_TRY("append tool_call_finished",
+              cairn_event_append(db, run, cstr_slice("tool_call_finished"),
+                                 cstr_slice(tool_fails ? "error" : "ok"), &seq, NULL));
+    atomic_fetch_add(&a->sh->events, 1);
+    AGENT_TRY("ack", demo_ack(a, run, seq));
 
-    /* Sometimes cache a tool output for a while. */
-    if (st->cache) {
-        STEP_TRY("cache key", cairn_key_make(&key, st->run, CAIRN_TAG_KV,
-                                             cstr_slice(demo_cache_key)));
-        STEP_TRY("write cache", cairn_txn_put_expiring(txn, &key,
-                                                       cairn_slice_of(counter, sizeof counter),
-                                                       now + DEMO_CACHE_TTL_US));
-    }
+    snprintf(key, sizeof key, "memory/topic-%" PRIu32, demo_rand_below(&a->rng, DEMO_TOPICS));
+    AGENT_TRY("update memory",
+              cairn_kv_put(db, run, cstr_slice(key), cairn_slice_of(payload, payload_len)));
+
+    AGENT_TRY("advance progress",
+              cairn_cell_transition_or_init(db, run, cstr_slice(demo_progress_cell),
+                                            cstr_slice("0"), demo_progress_next, NULL, NULL,
+                                            NULL));
     return CAIRN_OK;
 
 fail:
-    if (s != CAIRN_CONFLICT) {
-        snprintf(st->err, sizeof st->err, "%s: %s: %s", failed, cairn_status_name(s),
-                 cairn_txn_errmsg(txn));
+    if (a->err[0] == '\0') {
+        char errbuf[512] = "";
+        cairn_db_errmsg(db, errbuf, sizeof errbuf);
+        snprintf(a->err, sizeof a->err, "%s: %s%s%s", failed, cairn_status_name(s),
+                 errbuf[0] != '\0' ? ": " : "", errbuf);
     }
     return s;
 }
 
-#undef STEP_TRY
-
-/* ---- Workers ------------------------------------------------------------ */
-
-static void demo_plan_step(demo_worker *w, demo_step *st)
+/* Ends a run's stretch of steps: complete, fail, or pause and resume.
+ * Sets *finishedp when the run is over. */
+static cairn_status demo_end_stretch(demo_agent *a, const cairn_run_id *run, bool *finishedp)
 {
-    uint32_t run = demo_rand_below(&w->rng, w->nruns);
+    cairn_db *db = a->sh->db;
+    const char *failed = "";
+    uint32_t dice = demo_rand_below(&a->rng, 4);
+    cairn_status s;
 
-    st->run = &w->runs[run];
-    st->topic = demo_rand_below(&w->rng, DEMO_TOPICS);
-    st->event_type = demo_rand_below(&w->rng, (uint32_t)DEMO_EVENT_TYPES);
-    st->cache = demo_rand_below(&w->rng, DEMO_CACHE_ONE_IN) == 0;
-    st->payload_len = 32 + demo_rand_below(&w->rng, DEMO_PAYLOAD_MAX - 32 + 1);
-    for (uint32_t i = 0; i < st->payload_len; i++)
-        st->payload[i] = (char)('a' + demo_rand_below(&w->rng, 26));
-    st->seq = 0;
+    *finishedp = dice < 3;
+    if (dice < 2)
+        AGENT_TRY("complete run", cairn_run_complete(db, run));
+    else if (dice == 2)
+        AGENT_TRY("fail run", cairn_run_fail(db, run, cstr_slice("the tool kept failing")));
+    else {
+        AGENT_TRY("pause run", cairn_run_pause(db, run));
+        AGENT_TRY("resume run", cairn_run_resume(db, run));
+    }
+    return CAIRN_OK;
+
+fail:
+    snprintf(a->err, sizeof a->err, "%s: %s", failed, cairn_status_name(s));
+    return s;
 }
 
-static void *demo_worker_main(void *arg)
+static cairn_status demo_new_run(demo_agent *a, const cairn_run_id *parent, cairn_run_id *runp)
 {
-    demo_worker *w = arg;
-    demo_step st;
+    cairn_run_spec spec;
+    cairn_slice tags[1];
+    char tag[32];
+    cairn_status s;
 
-    for (uint64_t i = 0; i < w->txns; i++) {
-        cairn_status s;
-        size_t run;
+    cairn_run_spec_init(&spec);
+    snprintf(tag, sizeof tag, "agent-%" PRIu32, a->index);
+    tags[0] = cstr_slice(tag);
+    spec.tags = tags;
+    spec.ntags = 1;
+    spec.parent = parent;
+    s = cairn_run_create(a->sh->db, &spec, runp);
+    if (s != CAIRN_OK) {
+        snprintf(a->err, sizeof a->err, "create run: %s", cairn_status_name(s));
+        return s;
+    }
+    a->runs_created++;
+    return CAIRN_OK;
+}
 
-        if (atomic_load_explicit(w->stop, memory_order_relaxed))
+#undef AGENT_TRY
+
+static void *demo_agent_main(void *arg)
+{
+    demo_agent *a = arg;
+    demo_shared *sh = a->sh;
+    cairn_run_id run, next;
+    uint64_t stretch = 0, in_stretch = 0;
+    cairn_status s;
+
+    s = demo_new_run(a, NULL, &run);
+    for (uint64_t i = 0; s == CAIRN_OK && (sh->cfg->forever || i < sh->cfg->steps); i++) {
+        bool finished = false;
+
+        if (demo_stopping(sh))
             break;
-        demo_plan_step(w, &st);
-        run = (size_t)(st.run - w->runs);
-        s = cairn_db_run(w->db, NULL, demo_step_txn, &st, NULL);
-        if (s == CAIRN_OK) {
-            w->committed++;
-            w->steps[run]++;
-            if (st.cache && st.seq > w->cache_seq[run])
-                w->cache_seq[run] = st.seq;
-        } else if (s == CAIRN_CONFLICT) {
-            w->abandoned++;
-        } else {
-            w->status = s;
-            snprintf(w->err, sizeof w->err, "%s",
-                     st.err[0] != '\0' ? st.err : cairn_status_name(s));
-            atomic_store(w->stop, true);
+        if (in_stretch == 0)
+            stretch = DEMO_RUN_STEPS_MIN + demo_rand_below(&a->rng, DEMO_RUN_STEPS_SPAN);
+        s = demo_step(a, &run, i);
+        if (s != CAIRN_OK)
             break;
+        atomic_fetch_add(&sh->steps, 1);
+        if (++in_stretch < stretch)
+            continue;
+        in_stretch = 0;
+        s = demo_end_stretch(a, &run, &finished);
+        if (s == CAIRN_OK && finished) {
+            bool fork = demo_rand_below(&a->rng, 2) == 0;
+
+            s = demo_new_run(a, fork ? &run : NULL, &next);
+            run = next;
         }
+    }
+    if (s != CAIRN_OK) {
+        a->status = s;
+        atomic_store(&sh->stop, true);
     }
     return NULL;
-}
-
-/* ---- Verification ------------------------------------------------------- */
-
-typedef struct demo_verify {
-    cairn_txn *txn;
-    unsigned problems;
-    /* Per run, for the report. */
-    uint64_t events;
-    uint64_t notes;
-} demo_verify;
-
-static void demo_problem(demo_verify *v, const cairn_run_id *run, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void demo_problem(demo_verify *v, const cairn_run_id *run, const char *fmt, ...)
-{
-    char id[CAIRN_RUN_ID_TEXT_LEN + 1];
-    va_list ap;
-
-    if (v->problems++ >= DEMO_MAX_REPORTED_PROBLEMS)
-        return;
-    cairn_run_id_format(run, id);
-    printf("verify: run %s: ", id);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
-
-/* The counter must equal the steps committed. */
-static cairn_status demo_verify_counter(demo_verify *v, const cairn_run_id *run, uint64_t steps)
-{
-    cairn_key key;
-    cairn_slice value;
-    cairn_status s;
-
-    s = cairn_key_make(&key, run, CAIRN_TAG_STATE, cstr_slice(demo_progress_cell));
-    if (s != CAIRN_OK)
-        return s;
-    s = cairn_txn_get(v->txn, &key, &value);
-    if (s == CAIRN_NOT_FOUND) {
-        if (steps != 0)
-            demo_problem(v, run, "progress counter missing, expected %" PRIu64, steps);
-        return CAIRN_OK;
-    }
-    if (s != CAIRN_OK)
-        return s;
-    if (value.len != 8)
-        demo_problem(v, run, "progress counter holds %zu bytes, expected 8", value.len);
-    else if (get_be64(value.data) != steps)
-        demo_problem(v, run, "progress counter is %" PRIu64 ", expected %" PRIu64,
-                     get_be64(value.data), steps);
-    return CAIRN_OK;
-}
-
-/* Event records must run 1, 2, ..., steps with nothing missing or extra. */
-static cairn_status demo_verify_events(demo_verify *v, const cairn_run_id *run, uint64_t steps)
-{
-    cairn_key prefix;
-    cairn_iter *it = NULL;
-    cairn_slice k, val, rest;
-    cairn_status s;
-    uint64_t expected = 1;
-
-    v->events = 0;
-    s = cairn_key_init(&prefix, run, CAIRN_TAG_EVENT);
-    if (s == CAIRN_OK)
-        s = cairn_key_append_u8(&prefix, DEMO_EVENT_RECORD);
-    if (s == CAIRN_OK)
-        s = cairn_txn_scan_prefix(v->txn, &prefix, 0, &it);
-    if (s != CAIRN_OK)
-        return s;
-    while ((s = cairn_iter_next(it, &k, &val)) == CAIRN_OK) {
-        uint64_t seq;
-
-        s = cairn_key_decode(k, NULL, NULL, &rest);
-        if (s != CAIRN_OK)
-            break;
-        v->events++;
-        if (rest.len != 9) {
-            demo_problem(v, run, "event key with a %zu-byte rest", rest.len);
-            continue;
-        }
-        seq = get_be64((const uint8_t *)rest.data + 1);
-        if (seq != expected) {
-            demo_problem(v, run, "event sequence jumps from %" PRIu64 " to %" PRIu64,
-                         expected - 1, seq);
-            expected = seq;
-        }
-        if (val.len < DEMO_EVENT_HEADER || get_be64(val.data) != seq)
-            demo_problem(v, run, "event %" PRIu64 " holds the wrong record", seq);
-        expected++;
-    }
-    cairn_iter_free(it);
-    if (s != CAIRN_DONE)
-        return s;
-    if (v->events != steps)
-        demo_problem(v, run, "%" PRIu64 " events, expected %" PRIu64, v->events, steps);
-    return CAIRN_OK;
-}
-
-/* Exactly the notes demo_note_kept() says must survive. */
-static cairn_status demo_verify_notes(demo_verify *v, const cairn_run_id *run, uint64_t steps)
-{
-    cairn_key prefix;
-    cairn_iter *it = NULL;
-    cairn_slice k, val, rest;
-    cairn_status s;
-    uint64_t expected = 0;
-    const size_t prefix_len = sizeof demo_note_prefix - 1;
-
-    /* The next note expected after `expected`. */
-#define NEXT_KEPT(from)                                                                      \
-    do {                                                                                     \
-        expected = (from) + 1;                                                               \
-        while (expected <= steps && !demo_note_kept(expected, steps))                        \
-            expected++;                                                                      \
-    } while (0)
-
-    v->notes = 0;
-    s = cairn_key_make(&prefix, run, CAIRN_TAG_KV, cstr_slice(demo_note_prefix));
-    if (s == CAIRN_OK)
-        s = cairn_txn_scan_prefix(v->txn, &prefix, 0, &it);
-    if (s != CAIRN_OK)
-        return s;
-    NEXT_KEPT(0);
-    while ((s = cairn_iter_next(it, &k, &val)) == CAIRN_OK) {
-        uint64_t seq;
-
-        s = cairn_key_decode(k, NULL, NULL, &rest);
-        if (s != CAIRN_OK)
-            break;
-        v->notes++;
-        if (rest.len != prefix_len + 8) {
-            demo_problem(v, run, "note key with a %zu-byte rest", rest.len);
-            continue;
-        }
-        seq = get_be64((const uint8_t *)rest.data + prefix_len);
-        if (seq != expected) {
-            demo_problem(v, run, "note %" PRIu64 " found where note %" PRIu64 " was expected",
-                         seq, expected);
-        }
-        NEXT_KEPT(seq);
-    }
-    cairn_iter_free(it);
-    if (s != CAIRN_DONE)
-        return s;
-    if (expected <= steps)
-        demo_problem(v, run, "note %" PRIu64 " is missing", expected);
-#undef NEXT_KEPT
-    return CAIRN_OK;
-}
-
-/* The cache holds the newest step that cached, and has not expired. */
-static cairn_status demo_verify_cache(demo_verify *v, const cairn_run_id *run, uint64_t cache_seq)
-{
-    cairn_key key;
-    cairn_slice value;
-    cairn_status s;
-
-    s = cairn_key_make(&key, run, CAIRN_TAG_KV, cstr_slice(demo_cache_key));
-    if (s != CAIRN_OK)
-        return s;
-    s = cairn_txn_get(v->txn, &key, &value);
-    if (s == CAIRN_NOT_FOUND) {
-        if (cache_seq != 0)
-            demo_problem(v, run, "cached tool output of step %" PRIu64 " is missing", cache_seq);
-        return CAIRN_OK;
-    }
-    if (s != CAIRN_OK)
-        return s;
-    if (cache_seq == 0)
-        demo_problem(v, run, "a cached tool output exists, but no step wrote one");
-    else if (value.len != 8 || get_be64(value.data) != cache_seq)
-        demo_problem(v, run, "cached tool output is not the one of step %" PRIu64, cache_seq);
-    return CAIRN_OK;
 }
 
 /* ---- The subcommand ----------------------------------------------------- */
@@ -486,32 +321,41 @@ static cairn_status demo_verify_cache(demo_verify *v, const cairn_run_id *run, u
 void cmd_demo_usage(FILE *out)
 {
     fprintf(out,
-            "usage: cairn demo [--threads N] [--txns N] [--seed S]\n"
+            "usage: cairn demo [DIR] [--agents N] [--steps N] [--durability none|async|sync]\n"
+            "                  [--seed S] [--forever] [--ack-file FILE]\n"
             "\n"
-            "Opens an in-memory database, creates a few agent runs (twice the threads, at\n"
-            "least 4) and runs an agent-like workload on them from several threads: each\n"
-            "transaction is one step of a run that bumps the run's progress counter\n"
-            "(retried on conflict), appends an event, writes working-memory keys, deletes\n"
-            "old notes and caches an expiring value.  Then one read-only transaction\n"
-            "checks that every run's counter, event sequence, notes and cache match the\n"
-            "steps that committed.\n"
+            "Simulates an agent runtime.  Each agent (a thread) creates a run and loops:\n"
+            "it records a thought trace and a tool_call child trace, appends\n"
+            "tool_call_started and tool_call_finished events, updates its KV memory and\n"
+            "advances a progress cell; now and then the run completes, fails, or pauses\n"
+            "and resumes, and a new run follows (every other one forked from the last).\n"
+            "A progress line goes to stderr while it runs, then a summary and the checks\n"
+            "of 'cairn verify' (event chains, trace and run indexes).\n"
+            "\n"
+            "DIR is the database directory (created when absent); without it the demo\n"
+            "runs on an in-memory database.\n"
             "\n"
             "options:\n"
-            "  --threads N   worker threads (default %u, at most %u)\n"
-            "  --txns N      transactions in total, across all threads (default %u)\n"
-            "  --seed S      seed of the workload's random choices (default %u)\n"
-            "  -h, --help    show this help\n"
+            "  --agents N        agent threads (default %u, at most %u)\n"
+            "  --steps N         steps per agent (default %u)\n"
+            "  --durability M    none, async or sync (default sync; needs DIR)\n"
+            "  --seed S          seed of the workload's random choices (default %u)\n"
+            "  --forever         run until interrupted (SIGINT/SIGTERM stop, then verify)\n"
+            "  --ack-file FILE   append '<run_id> <seq>' to FILE for every acknowledged\n"
+            "                    event append (one write per line)\n"
+            "  -h, --help        show this help\n"
             "\n"
             "exit status: 0 verified, 1 verification failed or the engine reported an error,\n"
             "             2 usage error, 3 the database could not be opened\n",
-            DEMO_THREADS_DEFAULT, DEMO_THREADS_MAX, DEMO_TXNS_DEFAULT, DEMO_SEED_DEFAULT);
+            DEMO_AGENTS_DEFAULT, DEMO_AGENTS_MAX, DEMO_STEPS_DEFAULT, DEMO_SEED_DEFAULT);
 }
 
 static int demo_parse_args(int argc, char **argv, demo_config *cfg)
 {
-    cfg->threads = DEMO_THREADS_DEFAULT;
-    cfg->txns = DEMO_TXNS_DEFAULT;
+    cfg->agents = DEMO_AGENTS_DEFAULT;
+    cfg->steps = DEMO_STEPS_DEFAULT;
     cfg->seed = DEMO_SEED_DEFAULT;
+    cfg->durability = CAIRN_DURABILITY_DEFAULT;
 
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
@@ -522,94 +366,102 @@ static int demo_parse_args(int argc, char **argv, demo_config *cfg)
             cmd_demo_usage(stdout);
             return -1;
         }
-        if ((r = cli_take_value(argc, argv, &i, "demo", "--threads", &value)) != 0) {
-            if (r < 0 || !cli_parse_u64("demo", "--threads", value, 1, DEMO_THREADS_MAX, &n))
+        if ((r = cli_take_value(argc, argv, &i, "demo", "--agents", &value)) != 0) {
+            if (r < 0 || !cli_parse_u64("demo", "--agents", value, 1, DEMO_AGENTS_MAX, &n))
                 return CLI_EXIT_USAGE;
-            cfg->threads = (uint32_t)n;
-        } else if ((r = cli_take_value(argc, argv, &i, "demo", "--txns", &value)) != 0) {
-            if (r < 0 || !cli_parse_u64("demo", "--txns", value, 1, DEMO_TXNS_MAX, &n))
+            cfg->agents = (uint32_t)n;
+        } else if ((r = cli_take_value(argc, argv, &i, "demo", "--steps", &value)) != 0) {
+            if (r < 0 || !cli_parse_u64("demo", "--steps", value, 1, DEMO_STEPS_MAX, &n))
                 return CLI_EXIT_USAGE;
-            cfg->txns = n;
+            cfg->steps = n;
         } else if ((r = cli_take_value(argc, argv, &i, "demo", "--seed", &value)) != 0) {
             if (r < 0 || !cli_parse_u64("demo", "--seed", value, 0, UINT64_MAX, &n))
                 return CLI_EXIT_USAGE;
             cfg->seed = n;
+        } else if ((r = cli_take_value(argc, argv, &i, "demo", "--durability", &value)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            if (strcmp(value, "none") == 0)
+                cfg->durability = CAIRN_DURABILITY_NONE;
+            else if (strcmp(value, "async") == 0)
+                cfg->durability = CAIRN_DURABILITY_ASYNC;
+            else if (strcmp(value, "sync") == 0)
+                cfg->durability = CAIRN_DURABILITY_SYNC;
+            else
+                return cli_usage_error("demo", "--durability: '%s' is not none, async or sync",
+                                       value);
+        } else if ((r = cli_take_value(argc, argv, &i, "demo", "--ack-file", &value)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            cfg->ack_file = value;
+        } else if (strcmp(argv[i], "--forever") == 0) {
+            cfg->forever = true;
+        } else if (argv[i][0] == '-' || cfg->dir != NULL) {
+            return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
         } else {
-            return cli_usage_error("demo", "unknown argument '%s'", argv[i]);
+            cfg->dir = argv[i];
         }
     }
-    /* Enough runs that threads mostly work on different ones, as agents do. */
-    cfg->runs = cfg->threads * 2 > DEMO_RUNS_MIN ? cfg->threads * 2 : DEMO_RUNS_MIN;
+    if (cfg->dir == NULL && cfg->durability != CAIRN_DURABILITY_DEFAULT &&
+        cfg->durability != CAIRN_DURABILITY_NONE)
+        return cli_usage_error("demo", "--durability needs a database directory");
     return CLI_EXIT_OK;
 }
 
-/* Checks every run in one read-only transaction and prints a line per run.
- * Returns the number of problems found, or sets *statusp on an engine error. */
-static unsigned demo_verify_all(cairn_db *db, const cairn_run_id *runs, uint32_t nruns,
-                                const uint64_t *steps, const uint64_t *cache_seq,
-                                cairn_status *statusp)
+static void demo_progress(demo_shared *sh, double t0, double *lastp, uint64_t *last_stepsp)
 {
-    cairn_txn_options topts;
-    demo_verify v = {0};
+    double now = monotonic_seconds();
+    uint64_t steps = atomic_load(&sh->steps);
+    double rate = now > *lastp ? (double)(steps - *last_stepsp) / (now - *lastp) : 0.0;
+
+    fprintf(stderr, "\r%8.1f s  %10" PRIu64 " steps  %9.0f steps/s  %10" PRIu64 " events ",
+            now - t0, steps, rate, (uint64_t)atomic_load(&sh->events));
+    *lastp = now;
+    *last_stepsp = steps;
+}
+
+static cairn_status demo_summary(cairn_db *db, const cairn_stats *before, double elapsed,
+                                 uint64_t steps)
+{
+    cairn_stats stats;
     cairn_status s;
 
-    cairn_txn_options_init(&topts);
-    topts.mode = CAIRN_TXN_READ_ONLY;
-    s = cairn_txn_begin(db, &topts, &v.txn);
-    if (s != CAIRN_OK) {
-        *statusp = s;
-        return 0;
-    }
+    s = cairn_db_stats(db, &stats);
+    if (s != CAIRN_OK)
+        return s;
+    printf("steps:           %" PRIu64 "\n", steps);
+    printf("runs by status: ");
+    for (int st = 1; st <= CAIRN_RUN_STATUS_COUNT; st++) {
+        uint64_t n = 0;
 
-    printf("  %-36s %8s %8s %8s\n", "run", "steps", "events", "notes");
-    for (uint32_t r = 0; r < nruns && s == CAIRN_OK; r++) {
-        char id[CAIRN_RUN_ID_TEXT_LEN + 1];
-
-        s = demo_verify_counter(&v, &runs[r], steps[r]);
-        if (s == CAIRN_OK)
-            s = demo_verify_events(&v, &runs[r], steps[r]);
-        if (s == CAIRN_OK)
-            s = demo_verify_notes(&v, &runs[r], steps[r]);
-        if (s == CAIRN_OK)
-            s = demo_verify_cache(&v, &runs[r], cache_seq[r]);
+        s = cairn_run_count(db, (cairn_run_status)st, &n);
         if (s != CAIRN_OK)
-            break;
-        cairn_run_id_format(&runs[r], id);
-        printf("  %-36s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", id, steps[r], v.events,
-               v.notes);
+            return s;
+        printf(" %s %" PRIu64, cairn_run_status_name((cairn_run_status)st), n);
     }
-    if (s != CAIRN_OK) {
-        fprintf(stderr, "cairn demo: verification read failed: %s: %s\n",
-                cairn_status_name(s), cairn_txn_errmsg(v.txn));
-        *statusp = s;
-    } else {
-        s = cairn_txn_commit(v.txn);
-        if (s != CAIRN_OK) {
-            fprintf(stderr, "cairn demo: read-only commit failed: %s: %s\n",
-                    cairn_status_name(s), cairn_txn_errmsg(v.txn));
-            *statusp = s;
-        }
-    }
-    cairn_txn_free(v.txn);
-    return v.problems;
+    printf("\n");
+    printf("commits:         %" PRIu64 "\n", stats.commits - before->commits);
+    printf("conflicts:       %" PRIu64 "\n", stats.conflicts - before->conflicts);
+    printf("elapsed:         %.3f s\n", elapsed);
+    printf("commits/s:       %.0f\n",
+           elapsed > 0 ? (double)(stats.commits - before->commits) / elapsed : 0.0);
+    printf("steps/s:         %.0f\n", elapsed > 0 ? (double)steps / elapsed : 0.0);
+    return CAIRN_OK;
 }
 
 int cmd_demo(int argc, char **argv)
 {
     demo_config cfg = {0};
-    cairn_options opts;
+    demo_shared sh = {0};
+    demo_agent *agents = NULL;
+    cairn_stats before;
+    cli_check check = {0};
     cairn_db *db = NULL;
-    cairn_run_id *runs = NULL;
-    demo_worker *workers = NULL;
-    uint64_t *steps = NULL, *cache_seq = NULL;
-    atomic_bool stop = false;
-    cairn_stats stats;
-    cairn_status s, verify_status = CAIRN_OK;
-    char errbuf[512] = "";
-    uint64_t committed = 0, abandoned = 0;
+    cairn_status s;
     uint32_t started = 0;
-    unsigned problems = 0;
-    double t0, elapsed;
+    uint64_t last_steps = 0;
+    double t0, last, elapsed;
+    struct sigaction sa;
     int rc;
 
     rc = demo_parse_args(argc, argv, &cfg);
@@ -618,131 +470,111 @@ int cmd_demo(int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return rc;
 
-    cairn_options_init(&opts);
-    s = cairn_db_open(NULL, &opts, &db, errbuf, sizeof errbuf);
-    if (s != CAIRN_OK) {
-        fprintf(stderr, "cairn demo: cannot open an in-memory database: %s%s%s\n",
-                cairn_strerror(s), errbuf[0] != '\0' ? ": " : "", errbuf);
-        return CLI_EXIT_CANNOT_OPEN;
-    }
-
+    rc = cli_open("demo", cfg.dir, false, cfg.dir != NULL ? cfg.durability : CAIRN_DURABILITY_DEFAULT,
+                  &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     rc = CLI_EXIT_PROBLEM;
-    runs = calloc(cfg.runs, sizeof *runs);
-    steps = calloc(cfg.runs, sizeof *steps);
-    cache_seq = calloc(cfg.runs, sizeof *cache_seq);
-    workers = calloc(cfg.threads, sizeof *workers);
-    if (runs == NULL || steps == NULL || cache_seq == NULL || workers == NULL) {
-        fprintf(stderr, "cairn demo: out of memory\n");
-        goto out;
-    }
-    for (uint32_t r = 0; r < cfg.runs; r++) {
-        s = cairn_run_id_generate(db, &runs[r]);
-        if (s != CAIRN_OK) {
-            cairn_db_errmsg(db, errbuf, sizeof errbuf);
-            fprintf(stderr, "cairn demo: cannot generate a run id: %s: %s\n",
-                    cairn_status_name(s), errbuf);
+    sh.db = db;
+    sh.cfg = &cfg;
+    sh.ack_fd = -1;
+    if (cfg.ack_file != NULL) {
+        sh.ack_fd = open(cfg.ack_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (sh.ack_fd < 0) {
+            fprintf(stderr, "cairn demo: cannot open %s: %s\n", cfg.ack_file, strerror(errno));
             goto out;
         }
     }
+    agents = calloc(cfg.agents, sizeof *agents);
+    if (agents == NULL) {
+        fprintf(stderr, "cairn demo: out of memory\n");
+        goto out;
+    }
+    if (cairn_db_stats(db, &before) != CAIRN_OK)
+        goto out;
 
-    printf("cairn demo: in-memory database, %" PRIu32 " runs, %" PRIu32 " threads, %" PRIu64
-           " transactions, seed %" PRIu64 "\n\n",
-           cfg.runs, cfg.threads, cfg.txns, cfg.seed);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = demo_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    printf("cairn demo: %s, %" PRIu32 " agents, ", cfg.dir != NULL ? cfg.dir : "in-memory database",
+           cfg.agents);
+    if (cfg.forever)
+        printf("until interrupted");
+    else
+        printf("%" PRIu64 " steps each", cfg.steps);
+    printf(", seed %" PRIu64 "\n", cfg.seed);
     fflush(stdout);
 
     t0 = monotonic_seconds();
-    for (uint32_t t = 0; t < cfg.threads; t++) {
-        demo_worker *w = &workers[t];
+    last = t0;
+    for (uint32_t i = 0; i < cfg.agents; i++) {
+        demo_agent *a = &agents[i];
 
-        w->db = db;
-        w->runs = runs;
-        w->nruns = cfg.runs;
-        w->txns = cfg.txns / cfg.threads + (t < cfg.txns % cfg.threads ? 1 : 0);
-        w->rng = cfg.seed ^ (0x9e3779b97f4a7c15ull * (t + 1));
-        w->stop = &stop;
-        w->steps = calloc(cfg.runs, sizeof *w->steps);
-        w->cache_seq = calloc(cfg.runs, sizeof *w->cache_seq);
-        if (w->steps == NULL || w->cache_seq == NULL) {
-            fprintf(stderr, "cairn demo: out of memory\n");
-            atomic_store(&stop, true);
-            break;
-        }
-        if (pthread_create(&w->thread, NULL, demo_worker_main, w) != 0) {
-            fprintf(stderr, "cairn demo: cannot start thread %" PRIu32 "\n", t);
-            atomic_store(&stop, true);
+        a->sh = &sh;
+        a->index = i;
+        a->rng = cfg.seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
+        if (pthread_create(&a->thread, NULL, demo_agent_main, a) != 0) {
+            fprintf(stderr, "cairn demo: cannot start agent %" PRIu32 "\n", i);
+            atomic_store(&sh.stop, true);
             break;
         }
         started++;
     }
-    for (uint32_t t = 0; t < started; t++)
-        pthread_join(workers[t].thread, NULL);
+    /* The progress line, every half second until every agent is done. */
+    for (;;) {
+        struct timespec half = {0, 100 * 1000 * 1000};
+        uint64_t want = cfg.forever ? UINT64_MAX : cfg.steps * started;
+
+        for (int tick = 0; tick < 5; tick++) {
+            if (atomic_load(&sh.stop) || atomic_load(&sh.steps) >= want || demo_signalled)
+                break;
+            nanosleep(&half, NULL);
+        }
+        demo_progress(&sh, t0, &last, &last_steps);
+        if (atomic_load(&sh.stop) || atomic_load(&sh.steps) >= want || demo_signalled)
+            break;
+    }
+    for (uint32_t i = 0; i < started; i++)
+        pthread_join(agents[i].thread, NULL);
     elapsed = monotonic_seconds() - t0;
-    if (started < cfg.threads)
+    fprintf(stderr, "\n");
+    if (started < cfg.agents)
         goto out;
-
-    for (uint32_t t = 0; t < cfg.threads; t++) {
-        const demo_worker *w = &workers[t];
-
-        if (w->status != CAIRN_OK) {
-            fprintf(stderr, "cairn demo: thread %" PRIu32 " stopped: %s\n", t, w->err);
+    for (uint32_t i = 0; i < cfg.agents; i++) {
+        if (agents[i].status != CAIRN_OK) {
+            fprintf(stderr, "cairn demo: agent %" PRIu32 " stopped: %s\n", i, agents[i].err);
             goto out;
         }
-        committed += w->committed;
-        abandoned += w->abandoned;
-        for (uint32_t r = 0; r < cfg.runs; r++) {
-            steps[r] += w->steps[r];
-            if (w->cache_seq[r] > cache_seq[r])
-                cache_seq[r] = w->cache_seq[r];
-        }
     }
 
-    s = cairn_db_stats(db, &stats);
+    s = demo_summary(db, &before, elapsed, (uint64_t)atomic_load(&sh.steps));
+    if (s == CAIRN_OK) {
+        check.out = stdout;
+        s = cli_check_db(&check, db, NULL);
+    }
     if (s != CAIRN_OK) {
-        fprintf(stderr, "cairn demo: cannot read statistics: %s\n", cairn_status_name(s));
+        fprintf(stderr, "cairn demo: verification could not run: %s\n", cairn_strerror(s));
         goto out;
     }
-
-    problems = demo_verify_all(db, runs, cfg.runs, steps, cache_seq, &verify_status);
-    if (verify_status != CAIRN_OK)
-        goto out;
-    if (stats.commits != committed) {
-        printf("verify: the engine counted %" PRIu64 " commits, the workers %" PRIu64 "\n",
-               stats.commits, committed);
-        problems++;
-    }
-
-    printf("\n");
-    printf("runs:                    %" PRIu32 "\n", cfg.runs);
-    printf("transactions committed:  %" PRIu64 "\n", committed);
-    printf("conflicts retried:       %" PRIu64 "\n", stats.conflicts);
-    if (abandoned > 0)
-        printf("steps given up:          %" PRIu64 " (still conflicting after %" PRIu32
-               " attempts)\n",
-               abandoned, opts.max_retries);
-    printf("elapsed:                 %.3f s\n", elapsed);
-    printf("commits/s:               %.0f\n", elapsed > 0 ? (double)committed / elapsed : 0.0);
-    if (problems == 0) {
+    printf("checked %" PRIu64 " runs, %" PRIu64 " events, %" PRIu64 " traces\n", check.runs,
+           check.events, check.traces);
+    if (check.problems == 0) {
         printf("verify: ok\n");
         rc = CLI_EXIT_OK;
     } else {
-        printf("verify: FAILED (%u problem%s)\n", problems, problems == 1 ? "" : "s");
+        printf("verify: FAILED (%u problem%s)\n", check.problems,
+               check.problems == 1 ? "" : "s");
     }
 
 out:
-    if (workers != NULL) {
-        for (uint32_t t = 0; t < cfg.threads; t++) {
-            free(workers[t].steps);
-            free(workers[t].cache_seq);
-        }
-    }
-    free(workers);
-    free(cache_seq);
-    free(steps);
-    free(runs);
-    s = cairn_db_close(db);
-    if (s != CAIRN_OK) {
-        cairn_db_errmsg(db, errbuf, sizeof errbuf);
-        fprintf(stderr, "cairn demo: close failed: %s: %s\n", cairn_status_name(s), errbuf);
+    free(agents);
+    if (sh.ack_fd >= 0)
+        close(sh.ack_fd);
+    if (cairn_db_close(db) != CAIRN_OK) {
+        fprintf(stderr, "cairn demo: close failed\n");
         rc = CLI_EXIT_PROBLEM;
     }
     return rc;
