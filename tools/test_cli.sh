@@ -1,9 +1,10 @@
 #!/bin/sh
 # Checks the cairn CLI's exit codes: 0 for help, version and a verified
 # database, 1 for a problem found, 2 for usage errors, 3 for a database that
-# cannot be opened.  Usage: test_cli.sh PATH-TO-CAIRN
+# cannot be opened.  Usage: test_cli.sh PATH-TO-CAIRN [PATH-TO-TEST_TAMPER]
 set -u
 cairn=$1
+tamper=${2:-}
 failures=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -74,5 +75,22 @@ fi
 # A second demo on the same directory adds to it.
 expect 0 demo "$tmp/db" --agents 3 --steps 20 --durability async
 expect 0 verify "$tmp/db"
+
+# A damaged event: verify exits 1 and names the run and the event.
+if [ -n "$tamper" ]; then
+    if "$tamper" "$tmp/db" "$first_run" 2; then
+        expect 1 verify "$tmp/db"
+        expect 1 verify "$tmp/db" --run "$first_run" --json
+        if "$cairn" verify "$tmp/db" 2>&1 | grep -q "problem: events: run $first_run at event 2"; then
+            echo "ok: verify locates the damaged event"
+        else
+            echo "FAIL: verify does not name run $first_run, event 2"
+            failures=$((failures + 1))
+        fi
+    else
+        echo "FAIL: could not damage an event"
+        failures=$((failures + 1))
+    fi
+fi
 
 [ "$failures" -eq 0 ]
