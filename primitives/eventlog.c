@@ -28,31 +28,6 @@ enum { EVENT_FORMAT = 1, META_SIZE = 8 + CAIRN_EVENT_HASH_SIZE };
  * hash of those bytes. */
 #define CANON_FIXED (1u + 8u + 8u + 1u + 4u + CAIRN_EVENT_HASH_SIZE)
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* SHA-256 through an algorithm fetched once: OpenSSL 3's one-shot SHA256
  * function looks the algorithm up again on every call, which cost more
  * than the hashing itself for an event-sized input. */
@@ -130,11 +105,11 @@ static bool decode(cairn_slice v, cairn_event_view *ev)
     size_t tlen = p[17];
     if (v.len < CANON_FIXED + CAIRN_EVENT_HASH_SIZE + tlen)
         return false;
-    uint32_t plen = get_be32(p + 18 + tlen);
+    uint32_t plen = prim_get_be32(p + 18 + tlen);
     if (v.len != CANON_FIXED + CAIRN_EVENT_HASH_SIZE + tlen + plen)
         return false;
-    ev->seq = get_be64(p + 1);
-    ev->timestamp_us = (int64_t)get_be64(p + 9);
+    ev->seq = prim_get_be64(p + 1);
+    ev->timestamp_us = (int64_t)prim_get_be64(p + 9);
     ev->type = cairn_slice_of(p + 18, tlen);
     ev->payload = cairn_slice_of(p + 22 + tlen, plen);
     memcpy(ev->prev_hash, p + 22 + tlen + plen, CAIRN_EVENT_HASH_SIZE);
@@ -167,7 +142,7 @@ static cairn_status read_meta(cairn_txn *txn, const cairn_run_id *run, uint64_t 
     if (v.len != META_SIZE)
         return prim_txn_err(txn, CAIRN_CORRUPT, "the event log's length record is %zu bytes, not %u", v.len,
                             (unsigned)META_SIZE);
-    *lenp = get_be64(v.data);
+    *lenp = prim_get_be64(v.data);
     if (head)
         memcpy(head, (const uint8_t *)v.data + 8, CAIRN_EVENT_HASH_SIZE);
     return CAIRN_OK;
@@ -207,12 +182,12 @@ static cairn_status append_common(cairn_txn *txn, const cairn_run_id *run, bool 
         return prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
     uint8_t *p = buf;
     *p++ = EVENT_FORMAT;
-    put_be64(p, len);
-    put_be64(p + 8, (uint64_t)txn->now_us);
+    prim_put_be64(p, len);
+    prim_put_be64(p + 8, (uint64_t)txn->now_us);
     p[16] = (uint8_t)type.len;
     memcpy(p + 17, type.data, type.len);
     p += 17 + type.len;
-    put_be32(p, (uint32_t)payload.len);
+    prim_put_be32(p, (uint32_t)payload.len);
     if (payload.len)
         memcpy(p + 4, payload.data, payload.len);
     p += 4 + payload.len;
@@ -230,7 +205,7 @@ static cairn_status append_common(cairn_txn *txn, const cairn_run_id *run, bool 
     if (st != CAIRN_OK)
         return st;
     uint8_t meta[META_SIZE];
-    put_be64(meta, len + 1);
+    prim_put_be64(meta, len + 1);
     memcpy(meta + 8, h, sizeof h);
     key_base(&k, run, SUB_META);
     if ((st = cairn_txn_put(txn, &k, cairn_slice_of(meta, sizeof meta))) != CAIRN_OK)
@@ -288,7 +263,7 @@ cairn_status cairn_event_append_once_tx(cairn_txn *txn, const cairn_run_id *run,
         if (v.len != 8 + CAIRN_EVENT_HASH_SIZE)
             return prim_txn_err(txn, CAIRN_CORRUPT, "%s: the record of this event id is malformed", fn);
         if (seqp)
-            *seqp = get_be64(v.data);
+            *seqp = prim_get_be64(v.data);
         if (hash)
             memcpy(hash, (const uint8_t *)v.data + 8, CAIRN_EVENT_HASH_SIZE);
         if (appendedp)
@@ -302,7 +277,7 @@ cairn_status cairn_event_append_once_tx(cairn_txn *txn, const cairn_run_id *run,
     if ((st = append_common(txn, run, false, 0, type, payload, &seq, h, fn)) != CAIRN_OK)
         return st;
     uint8_t rec[8 + CAIRN_EVENT_HASH_SIZE];
-    put_be64(rec, seq);
+    prim_put_be64(rec, seq);
     memcpy(rec + 8, h, sizeof h);
     if ((st = cairn_txn_put(txn, &k, cairn_slice_of(rec, sizeof rec))) != CAIRN_OK)
         return st;
@@ -448,7 +423,7 @@ cairn_status cairn_event_iter_next(cairn_event_iter *it, cairn_event_view *evp)
     cairn_status st = cairn_iter_next(it->it, &k, &v);
     if (st != CAIRN_OK)
         return st;
-    uint64_t seq = get_be64((const uint8_t *)k.data + k.len - 8);
+    uint64_t seq = prim_get_be64((const uint8_t *)k.data + k.len - 8);
     if (it->by_type)
         return read_event(it->txn, it->run, seq, evp, "cairn_event_iter_next");
     if (!decode(v, evp) || evp->seq != seq)
@@ -598,7 +573,7 @@ static cairn_status verify_walk(cairn_txn *txn, const cairn_run_id *run, uint64_
     uint64_t expect = from;
     cairn_slice k, v;
     while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
-        uint64_t seq = k.len == p.len + 8 ? get_be64((const uint8_t *)k.data + p.len) : UINT64_MAX;
+        uint64_t seq = k.len == p.len + 8 ? prim_get_be64((const uint8_t *)k.data + p.len) : UINT64_MAX;
         if (seq != expect) {
             report_bad(r, CAIRN_CHAIN_GAP, expect, "an event number is missing from the log");
             break;

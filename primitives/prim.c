@@ -95,6 +95,20 @@ cairn_status prim_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run, c
     return CAIRN_OK;
 }
 
+cairn_status prim_check_bytes(cairn_txn *txn, cairn_slice s, size_t min, size_t max, const char *fn,
+                              const char *what)
+{
+    if (s.data == NULL && s.len)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: %s data is NULL with length %zu", fn, what,
+                            s.len);
+    if (s.len < min)
+        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the %s is empty", fn, what);
+    if (s.len > max)
+        return prim_txn_err(txn, CAIRN_TOO_LARGE, "%s: the %s is %zu bytes, past the limit of %zu", fn,
+                            what, s.len, max);
+    return CAIRN_OK;
+}
+
 cairn_status prim_copy(cairn_slice s, cairn_bytes *out)
 {
     uint8_t *p = malloc(s.len ? s.len : 1);

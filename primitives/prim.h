@@ -37,6 +37,38 @@ cairn_status prim_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run, c
                       cairn_slice rest, size_t max, bool nonempty, const char *fn,
                       const char *what);
 
+/* Checks a byte string argument: CAIRN_INVALID_ARGUMENT for NULL data with
+ * a length or fewer than `min` bytes, CAIRN_TOO_LARGE past `max` (`what`
+ * names it in the message). */
+cairn_status prim_check_bytes(cairn_txn *txn, cairn_slice s, size_t min, size_t max, const char *fn,
+                              const char *what);
+
+/* Big-endian integers, as every primitive stores them. */
+static inline void prim_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t prim_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void prim_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint32_t prim_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Copies `s` into owned bytes (a 1-byte allocation for empty input, so
  * data is never NULL on success).  CAIRN_NO_MEMORY on failure. */
 cairn_status prim_copy(cairn_slice s, cairn_bytes *out);

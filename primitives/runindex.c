@@ -44,20 +44,6 @@ static const cairn_run_id zero_id;
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static bool slice_same(cairn_slice a, cairn_slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
@@ -222,9 +208,9 @@ static void encode(uint8_t *p, const cairn_run_view *r)
     p[1] = (uint8_t)r->status;
     p[2] = r->has_parent ? FLAG_PARENT : 0;
     p[3] = (uint8_t)r->ntags;
-    put_be64(p + OFF_CREATED, (uint64_t)r->created_us);
-    put_be64(p + OFF_UPDATED, (uint64_t)r->updated_us);
-    put_be64(p + OFF_FINISHED, (uint64_t)r->finished_us);
+    prim_put_be64(p + OFF_CREATED, (uint64_t)r->created_us);
+    prim_put_be64(p + OFF_UPDATED, (uint64_t)r->updated_us);
+    prim_put_be64(p + OFF_FINISHED, (uint64_t)r->finished_us);
     memcpy(p + OFF_ID, r->id.bytes, CAIRN_RUN_ID_SIZE);
     memcpy(p + OFF_PARENT, r->has_parent ? r->parent.bytes : zero_id.bytes, CAIRN_RUN_ID_SIZE);
     p += OFF_VAR;
@@ -261,9 +247,9 @@ static bool decode(cairn_slice v, cairn_run_view *r)
     r->status = (cairn_run_status)p[1];
     r->has_parent = p[2] & FLAG_PARENT;
     r->ntags = p[3];
-    r->created_us = (int64_t)get_be64(p + OFF_CREATED);
-    r->updated_us = (int64_t)get_be64(p + OFF_UPDATED);
-    r->finished_us = (int64_t)get_be64(p + OFF_FINISHED);
+    r->created_us = (int64_t)prim_get_be64(p + OFF_CREATED);
+    r->updated_us = (int64_t)prim_get_be64(p + OFF_UPDATED);
+    r->finished_us = (int64_t)prim_get_be64(p + OFF_FINISHED);
     memcpy(r->id.bytes, p + OFF_ID, CAIRN_RUN_ID_SIZE);
     memcpy(r->parent.bytes, p + OFF_PARENT, CAIRN_RUN_ID_SIZE);
     if (r->has_parent == cairn_run_id_is_zero(&r->parent) || cairn_run_id_is_zero(&r->id))
@@ -297,23 +283,9 @@ static bool decode(cairn_slice v, cairn_run_view *r)
 
 /* ---- argument checks ------------------------------------------------------------ */
 
-static cairn_status check_bytes(cairn_txn *txn, cairn_slice s, size_t min, size_t max, const char *fn,
-                                const char *what)
-{
-    if (s.data == NULL && s.len)
-        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: %s data is NULL with length %zu", fn, what,
-                            s.len);
-    if (s.len < min)
-        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the %s is empty", fn, what);
-    if (s.len > max)
-        return prim_txn_err(txn, CAIRN_TOO_LARGE, "%s: the %s is %zu bytes, past the limit of %zu", fn,
-                            what, s.len, max);
-    return CAIRN_OK;
-}
-
 static cairn_status check_tag(cairn_txn *txn, cairn_slice tag, const char *fn)
 {
-    return check_bytes(txn, tag, 1, CAIRN_RUN_TAG_MAX, fn, "tag");
+    return prim_check_bytes(txn, tag, 1, CAIRN_RUN_TAG_MAX, fn, "tag");
 }
 
 static cairn_status check_id(cairn_txn *txn, const cairn_run_id *id, const char *fn, const char *what)
@@ -330,9 +302,9 @@ static cairn_status check_id(cairn_txn *txn, const cairn_run_id *id, const char 
 
 static cairn_status check_spec(cairn_txn *txn, const cairn_run_spec *s, const char *fn)
 {
-    cairn_status st = check_bytes(txn, s->name, 0, CAIRN_RUN_NAME_MAX, fn, "name");
+    cairn_status st = prim_check_bytes(txn, s->name, 0, CAIRN_RUN_NAME_MAX, fn, "name");
     if (st != CAIRN_OK ||
-        (st = check_bytes(txn, s->metadata, 0, UINT32_MAX, fn, "metadata")) != CAIRN_OK)
+        (st = prim_check_bytes(txn, s->metadata, 0, UINT32_MAX, fn, "metadata")) != CAIRN_OK)
         return st;
     if (s->parent && cairn_run_id_is_zero(s->parent))
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the parent is the all-zero run id", fn);
@@ -491,7 +463,7 @@ cairn_status cairn_run_get_tx(cairn_txn *txn, const cairn_run_id *id, cairn_run_
 static cairn_status lookup_name(cairn_txn *txn, cairn_slice name, cairn_run_id *idp, const char *fn)
 {
     cairn_status st = txn_usable(txn);
-    if (st != CAIRN_OK || (st = check_bytes(txn, name, 1, CAIRN_RUN_NAME_MAX, fn, "name")) != CAIRN_OK)
+    if (st != CAIRN_OK || (st = prim_check_bytes(txn, name, 1, CAIRN_RUN_NAME_MAX, fn, "name")) != CAIRN_OK)
         return st;
     cairn_key k;
     key_base(&k, SUB_NAME);
@@ -531,7 +503,7 @@ static cairn_status set_status(cairn_txn *txn, const cairn_run_id *id, cairn_run
     if (!status_valid((int)to))
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: run status %d is not one of 1..6", fn,
                             (int)to);
-    if ((st = check_bytes(txn, message, 0, CAIRN_RUN_ERROR_MAX, fn, "error message")) != CAIRN_OK)
+    if ((st = prim_check_bytes(txn, message, 0, CAIRN_RUN_ERROR_MAX, fn, "error message")) != CAIRN_OK)
         return st;
     cairn_run_view old, nr;
     if ((st = load(txn, id, NULL, &old, fn, "run id")) != CAIRN_OK)
@@ -616,7 +588,7 @@ cairn_status cairn_run_set_metadata_tx(cairn_txn *txn, const cairn_run_id *id, c
     const char *fn = "cairn_run_set_metadata";
     cairn_run_view old, nr;
     cairn_status st = load_for_edit(txn, id, &old, &nr, fn);
-    if (st != CAIRN_OK || (st = check_bytes(txn, metadata, 0, UINT32_MAX, fn, "metadata")) != CAIRN_OK)
+    if (st != CAIRN_OK || (st = prim_check_bytes(txn, metadata, 0, UINT32_MAX, fn, "metadata")) != CAIRN_OK)
         return st;
     nr.metadata = metadata;
     return store(txn, &old, &nr, fn);
@@ -1109,7 +1081,7 @@ static cairn_status check_entry(cairn_txn *txn, cairn_slice key, cairn_slice val
     } else {
         if (key.len != off + TAIL || val.len != 0)
             goto malformed;
-        created = (int64_t)get_be64(p + off);
+        created = (int64_t)prim_get_be64(p + off);
         memcpy(id.bytes, p + off + 8, CAIRN_RUN_ID_SIZE);
     }
     cairn_key k;

@@ -15,22 +15,6 @@
 /* Values up to this size are framed on the stack. */
 enum { CELL_STACK_BUF = 256 };
 
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static cairn_status cell_key(cairn_txn *txn, cairn_key *key, const cairn_run_id *run,
                              cairn_slice name, const char *fn)
 {
@@ -71,11 +55,11 @@ static cairn_status cell_get(cairn_txn *txn, const cairn_key *key, cairn_cell_vi
                             "%s: the stored cell is %zu bytes, shorter than its %d-byte header", fn,
                             raw.len, CAIRN_CELL_HEADER_SIZE);
     const uint8_t *p = raw.data;
-    uint64_t ver = be64_get(p);
+    uint64_t ver = prim_get_be64(p);
     if (ver == 0)
         return prim_txn_err(txn, CAIRN_CORRUPT, "%s: the stored cell has version 0", fn);
     viewp->version = ver;
-    viewp->updated_at_us = (int64_t)be64_get(p + 8);
+    viewp->updated_at_us = (int64_t)prim_get_be64(p + 8);
     viewp->value = cairn_slice_of(raw.len > CAIRN_CELL_HEADER_SIZE ? p + CAIRN_CELL_HEADER_SIZE : NULL,
                                   raw.len - CAIRN_CELL_HEADER_SIZE);
     return CAIRN_OK;
@@ -101,8 +85,8 @@ static cairn_status cell_put(cairn_txn *txn, const cairn_key *key, uint64_t ver,
     if (buf == NULL)
         return prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory framing a %zu-byte value", fn,
                             value.len);
-    be64_put(buf, ver);
-    be64_put(buf + 8, (uint64_t)txn->now_us);
+    prim_put_be64(buf, ver);
+    prim_put_be64(buf + 8, (uint64_t)txn->now_us);
     if (value.len)
         memcpy(buf + CAIRN_CELL_HEADER_SIZE, value.data, value.len);
     cairn_status st = cairn_txn_put(txn, key, cairn_slice_of(buf, len));

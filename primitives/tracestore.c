@@ -36,20 +36,6 @@ enum { TRACE_FORMAT = 1, FIXED = 4 + 8 + 8 + 1 + 1 + 1 + 4, OFF_START = 4, OFF_E
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static bool slice_same(cairn_slice a, cairn_slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
@@ -158,7 +144,7 @@ static bool parse_tail(cairn_slice key, size_t plen, int64_t *startp, cairn_slic
     size_t idlen = (size_t)p[plen + 8] << 8 | p[plen + 9];
     if (idlen == 0 || idlen > CAIRN_TRACE_ID_MAX || key.len != plen + 10 + idlen)
         return false;
-    *startp = (int64_t)get_be64(p + plen);
+    *startp = (int64_t)prim_get_be64(p + plen);
     *idp = cairn_slice_of(p + plen + 10, idlen);
     return true;
 }
@@ -180,8 +166,8 @@ static void encode(uint8_t *p, cairn_slice id, cairn_slice parent, const cairn_t
     p[1] = (uint8_t)s->type;
     p[2] = CAIRN_TRACE_UNFINISHED;
     p[3] = (uint8_t)s->ntags;
-    put_be64(p + OFF_START, (uint64_t)start_us);
-    put_be64(p + OFF_END, 0);
+    prim_put_be64(p + OFF_START, (uint64_t)start_us);
+    prim_put_be64(p + OFF_END, 0);
     p += OFF_ID;
     *p++ = (uint8_t)id.len;
     memcpy(p, id.data, id.len);
@@ -218,8 +204,8 @@ static bool decode(cairn_slice v, cairn_trace_view *t)
     t->type = (cairn_trace_type)p[1];
     t->status = (cairn_trace_status)p[2];
     t->ntags = p[3];
-    t->start_us = (int64_t)get_be64(p + OFF_START);
-    t->end_us = (int64_t)get_be64(p + OFF_END);
+    t->start_us = (int64_t)prim_get_be64(p + OFF_START);
+    t->end_us = (int64_t)prim_get_be64(p + OFF_END);
     const uint8_t *q = p + OFF_ID;
     cairn_slice *fields[3] = {&t->id, &t->parent_id, &t->name};
     for (int i = 0; i < 3; i++) {
@@ -247,23 +233,9 @@ static bool decode(cairn_slice v, cairn_trace_view *t)
 
 /* ---- argument checks ------------------------------------------------------------ */
 
-static cairn_status check_bytes(cairn_txn *txn, cairn_slice s, size_t min, size_t max, const char *fn,
-                                const char *what)
-{
-    if (s.data == NULL && s.len)
-        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: %s data is NULL with length %zu", fn, what,
-                            s.len);
-    if (s.len < min)
-        return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the %s is empty", fn, what);
-    if (s.len > max)
-        return prim_txn_err(txn, CAIRN_TOO_LARGE, "%s: the %s is %zu bytes, past the limit of %zu", fn,
-                            what, s.len, max);
-    return CAIRN_OK;
-}
-
 static cairn_status check_id(cairn_txn *txn, cairn_slice id, const char *fn, const char *what)
 {
-    return check_bytes(txn, id, 1, CAIRN_TRACE_ID_MAX, fn, what);
+    return prim_check_bytes(txn, id, 1, CAIRN_TRACE_ID_MAX, fn, what);
 }
 
 static cairn_status check_spec(cairn_txn *txn, const cairn_trace_spec *s, const char *fn)
@@ -275,8 +247,8 @@ static cairn_status check_spec(cairn_txn *txn, const cairn_trace_spec *s, const 
                             (int)s->type);
     if (s->start_us < 0)
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: start_us is negative", fn);
-    cairn_status st = check_bytes(txn, s->name, 0, CAIRN_TRACE_NAME_MAX, fn, "name");
-    if (st != CAIRN_OK || (st = check_bytes(txn, s->payload, 0, UINT32_MAX, fn, "payload")) != CAIRN_OK)
+    cairn_status st = prim_check_bytes(txn, s->name, 0, CAIRN_TRACE_NAME_MAX, fn, "name");
+    if (st != CAIRN_OK || (st = prim_check_bytes(txn, s->payload, 0, UINT32_MAX, fn, "payload")) != CAIRN_OK)
         return st;
     if (s->ntags > CAIRN_TRACE_TAGS_MAX)
         return prim_txn_err(txn, CAIRN_TOO_LARGE, "%s: %zu tags, past the limit of %u", fn, s->ntags,
@@ -284,7 +256,7 @@ static cairn_status check_spec(cairn_txn *txn, const cairn_trace_spec *s, const 
     if (s->ntags && s->tags == NULL)
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: tags is NULL with ntags %zu", fn, s->ntags);
     for (size_t i = 0; i < s->ntags; i++) {
-        if ((st = check_bytes(txn, s->tags[i], 1, CAIRN_TRACE_TAG_MAX, fn, "tag")) != CAIRN_OK)
+        if ((st = prim_check_bytes(txn, s->tags[i], 1, CAIRN_TRACE_TAG_MAX, fn, "tag")) != CAIRN_OK)
             return st;
         for (size_t j = 0; j < i; j++)
             if (slice_same(s->tags[i], s->tags[j]))
@@ -464,7 +436,7 @@ cairn_status cairn_trace_finish_tx(cairn_txn *txn, const cairn_run_id *run, cair
         return prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
     memcpy(buf, raw.data, raw.len);
     buf[2] = (uint8_t)status;
-    put_be64(buf + OFF_END, (uint64_t)end);
+    prim_put_be64(buf + OFF_END, (uint64_t)end);
     cairn_key k;
     key_record(&k, run, id);
     st = cairn_txn_put(txn, &k, cairn_slice_of(buf, raw.len));
@@ -706,7 +678,7 @@ cairn_status cairn_trace_by_tag_tx(cairn_txn *txn, const cairn_run_id *run, cair
 {
     const char *fn = "cairn_trace_by_tag";
     cairn_status st = check_query(txn, run, after, limit, listp, fn);
-    if (st != CAIRN_OK || (st = check_bytes(txn, tag, 1, CAIRN_TRACE_TAG_MAX, fn, "tag")) != CAIRN_OK)
+    if (st != CAIRN_OK || (st = prim_check_bytes(txn, tag, 1, CAIRN_TRACE_TAG_MAX, fn, "tag")) != CAIRN_OK)
         return st;
     cairn_key p;
     key_base(&p, run, SUB_TAG);

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <cairn/cairn.h>
 
 /* ---- failing from a helper -------------------------------------------- */
@@ -32,6 +35,29 @@
             abort();                                                                 \
         }                                                                            \
     } while (0)
+
+/* ---- temporary directories ---------------------------------------------------- */
+
+/* Removes `path` and everything below it (a test's temporary directory). */
+static inline void test_rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[1024];
+        int n = snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        if (n > 0 && (size_t)n < sizeof child)
+            test_rm_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
 
 /* ---- fake clock --------------------------------------------------------- */
 

@@ -150,25 +150,6 @@ typedef struct store {
     uint32_t max_retries;
 } store;
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[512];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 /* Opens `st` (small WAL segments and checkpoint threshold for a durable
  * one, so segments roll and checkpoints happen during the run). */
 static cairn_status store_open(const store *st, cairn_db **dbp, char *err, size_t cap)
@@ -499,7 +480,7 @@ static bool scenario_bank_durable(char *err, size_t cap)
     snprintf(path, sizeof path, "%s/db", base);
     store disk = {.path = path, .mode = CAIRN_DURABILITY_ASYNC, .max_retries = 1000};
     bool ok = bank_run(&disk, scaled(20000, 400), err, cap);
-    remove_tree(base);
+    test_rm_tree(base);
     return ok;
 }
 
@@ -872,7 +853,7 @@ static bool scenario_counter_sync(char *err, size_t cap)
     snprintf(path, sizeof path, "%s/db", base);
     store disk = {.path = path, .mode = CAIRN_DURABILITY_SYNC, .max_retries = 100000};
     bool ok = counter_run(&disk, scaled(100, 20), err, cap);
-    remove_tree(base);
+    test_rm_tree(base);
     return ok;
 }
 

@@ -14,25 +14,6 @@
 
 /* ---- temporary directories ------------------------------------------- */
 
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[512];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            rm_tree(child);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 typedef struct tmpdir {
     char base[64];   /* the mkdtemp directory */
     char path[96];   /* the database directory inside it (not yet created) */
@@ -49,7 +30,7 @@ static tmpdir tmp_make(void)
 
 static void tmp_remove(tmpdir *t)
 {
-    rm_tree(t->base);
+    test_rm_tree(t->base);
 }
 
 static cairn_options durable_opts(cairn_durability mode)

@@ -43,25 +43,6 @@ static cairn_chain_report verify(cairn_db *db, const cairn_run_id *run)
     return r;
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* The engine key of event `seq` of `run` (the layout in docs/FORMAT.md). */
 static cairn_key event_key(const cairn_run_id *run, uint64_t seq)
 {
@@ -522,7 +503,7 @@ Test(eventlog, the_chain_verifies_after_reopen_and_checkpoints)
     r = verify(db, &run_a);
     cr_assert(r.ok && r.checked == 401);
     ASSERT_OK(cairn_db_close(db));
-    rm_rf(base);
+    test_rm_tree(base);
 }
 
 /* kill -9 during appends: the chain verifies and nothing acknowledged is gone. */
@@ -585,5 +566,5 @@ Test(eventlog, the_chain_verifies_after_kill_9, .timeout = 600)
                      round, acked, r.len);
         ASSERT_OK(cairn_db_close(db));
     }
-    rm_rf(base);
+    test_rm_tree(base);
 }

@@ -444,25 +444,6 @@ Test(kv, a_read_then_write_conflicts_with_a_concurrent_write)
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 Test(kv, keys_and_ttls_survive_reopen_and_checkpoints_drop_expired_keys)
 {
     char base[64], path[96];
@@ -501,5 +482,5 @@ Test(kv, keys_and_ttls_survive_reopen_and_checkpoints_drop_expired_keys)
     expect_value(db, &run_a, "long", "l");
     expect_value(db, &run_a, "short", NULL);
     ASSERT_OK(cairn_db_close(db));
-    rm_rf(base);
+    test_rm_tree(base);
 }

@@ -33,25 +33,6 @@ static const cairn_run_id *the_run(void)
     return &r;
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* Writes step n: KV "last" = n and cell "step" CAS n -> n + 1 holding n. */
 static cairn_status write_step(cairn_txn *txn, uint64_t n)
 {
@@ -212,5 +193,5 @@ Test(prim_atomic, a_killed_process_leaves_both_writes_or_neither, .timeout = 600
     cr_assert_geq(read_state(db), acked);
     ASSERT_OK(cairn_db_close(db));
     cr_assert_eq(torn_free_rounds, kills - 1);
-    rm_rf(base);
+    test_rm_tree(base);
 }

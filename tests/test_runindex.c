@@ -997,25 +997,6 @@ Test(runindex, the_checker_finds_missing_and_dangling_entries)
     test_close(db);
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 Test(runindex, runs_and_indices_survive_close_and_reopen)
 {
     char dir[] = "/tmp/cairn-run-XXXXXX";
@@ -1048,7 +1029,7 @@ Test(runindex, runs_and_indices_survive_close_and_reopen)
     cairn_run_list_free(&before);
     cairn_run_list_free(&after);
     ASSERT_OK(cairn_db_close(db));
-    rm_rf(dir);
+    test_rm_tree(dir);
 }
 
 /* ---- kill -9 during deletes ------------------------------------------------------------ */
@@ -1249,7 +1230,7 @@ Test(runindex, a_delete_killed_with_sigkill_is_all_or_nothing, .timeout = 600)
     cr_assert_gt(ndel, 0);
     free(deleted);
     free(kept);
-    rm_rf(base);
+    test_rm_tree(base);
 }
 
 /* The write policy: registered runs in a final status take no primitive

@@ -818,25 +818,6 @@ Test(statecell, runs_never_see_or_change_each_others_cells)
 
 /* ---- durability ------------------------------------------------------------ */
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 Test(statecell, versions_and_times_survive_reopen_and_checkpoints)
 {
     char base[64], path[96];
@@ -880,5 +861,5 @@ Test(statecell, versions_and_times_survive_reopen_and_checkpoints)
     ASSERT_OK(cairn_cell_transition(db, &run_a, test_str("n"), increment, NULL, &v, NULL));
     cr_assert_eq(v, 8);
     ASSERT_OK(cairn_db_close(db));
-    rm_rf(base);
+    test_rm_tree(base);
 }

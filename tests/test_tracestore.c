@@ -729,25 +729,6 @@ Test(tracestore, the_checker_reports_the_first_missing_or_dangling_entry)
     cairn_db_close(db);
 }
 
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 Test(tracestore, traces_and_indices_survive_close_and_reopen)
 {
     char dir[] = "/tmp/cairn-trace-XXXXXX";
@@ -781,5 +762,5 @@ Test(tracestore, traces_and_indices_survive_close_and_reopen)
     cairn_trace_list_free(&before);
     cairn_trace_list_free(&after);
     ASSERT_OK(cairn_db_close(db));
-    rm_rf(dir);
+    test_rm_tree(dir);
 }

@@ -1889,25 +1889,6 @@ Test(txn, random_transactions_match_a_simple_model)
     model_run(NULL, 0x5EED);
 }
 
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[512];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 Test(txn, random_transactions_on_a_durable_database_match_the_model_across_reopens)
 {
     char base[] = "/tmp/cairn-model-XXXXXX";
@@ -1915,5 +1896,5 @@ Test(txn, random_transactions_on_a_durable_database_match_the_model_across_reope
     char path[64];
     snprintf(path, sizeof path, "%s/db", base);
     model_run(path, 0xD15C);
-    remove_tree(base);
+    test_rm_tree(base);
 }
