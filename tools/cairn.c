@@ -17,9 +17,13 @@ static int cmd_version(int argc, char **argv);
 static void cmd_version_usage(FILE *out);
 
 static const cli_command commands[] = {
+    {"checkpoint", "write a checkpoint now and drop the WAL it makes unnecessary",
+     cmd_checkpoint, cmd_checkpoint_usage},
     {"demo", "simulate an agent runtime on a database (or in memory) and verify it", cmd_demo,
      cmd_demo_usage},
     {"help", "show this help, or a command's help", cmd_help, cmd_help_usage},
+    {"recover", "run recovery on a database and print its report", cmd_recover,
+     cmd_recover_usage},
     {"stats", "print a database's counters, contents and last recovery", cmd_stats,
      cmd_stats_usage},
     {"verify", "check every event chain, the trace indexes and the run index", cmd_verify,
@@ -47,7 +51,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Run 'cairn <command> --help' for a command's options.\n"

@@ -1,14 +1,17 @@
 /*
- * cli.c - argument parsing helpers shared by the cairn CLI's subcommands.
+ * cli.c - argument parsing, error reporting and file helpers shared by the
+ * cairn CLI's subcommands.
  */
 #include "cli.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 bool cli_is_help(const char *arg)
 {
@@ -74,4 +77,56 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun 'cairn %s --help' for usage.\n", cmd);
     return CLI_EXIT_USAGE;
+}
+
+int cli_engine_error(const char *cmd, cairn_db *db, cairn_status s)
+{
+    char errbuf[512] = "";
+
+    cairn_db_errmsg(db, errbuf, sizeof errbuf);
+    fprintf(stderr, "cairn %s: %s%s%s\n", cmd, cairn_strerror(s), errbuf[0] != '\0' ? ": " : "",
+            errbuf);
+    cairn_db_close(db);
+    return CLI_EXIT_PROBLEM;
+}
+
+void cli_dir_files(const char *dir, const char *suffix, uint64_t *bytesp, uint64_t *filesp)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t slen = strlen(suffix);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        char path[4096];
+        struct stat st;
+
+        if (len < slen || strcmp(e->d_name + len - slen, suffix) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0) {
+            *bytesp += (uint64_t)st.st_size;
+            *filesp += 1;
+        }
+    }
+    closedir(d);
+}
+
+int cli_require_db(const char *cmd, const char *dir)
+{
+    char path[4096];
+    struct stat st;
+
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cairn %s: cannot open %s: no such directory\n", cmd, dir);
+        return CLI_EXIT_CANNOT_OPEN;
+    }
+    snprintf(path, sizeof path, "%s/CAIRN", dir);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "cairn %s: cannot open %s: it holds no cairn database\n", cmd, dir);
+        return CLI_EXIT_CANNOT_OPEN;
+    }
+    return CLI_EXIT_OK;
 }

@@ -35,6 +35,10 @@ int cmd_verify(int argc, char **argv);
 void cmd_verify_usage(FILE *out);
 int cmd_stats(int argc, char **argv);
 void cmd_stats_usage(FILE *out);
+int cmd_recover(int argc, char **argv);
+void cmd_recover_usage(FILE *out);
+int cmd_checkpoint(int argc, char **argv);
+void cmd_checkpoint_usage(FILE *out);
 
 /*
  * Opens the database in `dir` (NULL: in memory), read-only when asked;
@@ -43,6 +47,22 @@ void cmd_stats_usage(FILE *out);
  */
 int cli_open(const char *cmd, const char *dir, bool read_only, cairn_durability durability,
              cairn_db **dbp);
+
+/*
+ * For commands that open read-write but must not create a database: prints
+ * why and returns CLI_EXIT_CANNOT_OPEN unless DIR already holds one.
+ */
+int cli_require_db(const char *cmd, const char *dir);
+
+/*
+ * Reports engine failure `s` of command `cmd` (with the database's last
+ * message) on stderr, closes `db` and returns CLI_EXIT_PROBLEM.
+ */
+int cli_engine_error(const char *cmd, cairn_db *db, cairn_status s);
+
+/* Adds the sizes and the number of DIR's files whose names end in `suffix`
+ * to *bytesp and *filesp (nothing when DIR cannot be read). */
+void cli_dir_files(const char *dir, const char *suffix, uint64_t *bytesp, uint64_t *filesp);
 
 /* Writes `s` as a JSON string (quoted and escaped). */
 void cli_json_string(FILE *out, const char *s);

@@ -2,11 +2,9 @@
  * cmd_stats.c - `cairn stats DIR`: engine counters, what each primitive
  * holds, runs per status, file sizes and the last recovery report.
  */
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -38,31 +36,6 @@ void cmd_stats_usage(FILE *out)
             "\n"
             "exit status: 0 done, 1 the engine reported an error, 2 usage error,\n"
             "             3 the database could not be opened\n");
-}
-
-/* Sums the sizes of DIR's files whose names end in `suffix`. */
-static void stats_files(const char *dir, const char *suffix, uint64_t *bytesp, uint64_t *filesp)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    size_t slen = strlen(suffix);
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        char path[4096];
-        struct stat st;
-
-        if (len < slen || strcmp(e->d_name + len - slen, suffix) != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) == 0) {
-            *bytesp += (uint64_t)st.st_size;
-            *filesp += 1;
-        }
-    }
-    closedir(d);
 }
 
 static cairn_status stats_run(cairn_db *db, const cairn_run_view *run, stats_counts *c)
@@ -249,8 +222,8 @@ int cmd_stats(int argc, char **argv)
         return CLI_EXIT_PROBLEM;
     }
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
-    stats_files(wal_dir, ".wal", &counts.wal_bytes, &counts.wal_files);
-    stats_files(dir, ".ckpt", &counts.ckpt_bytes, &counts.ckpt_files);
+    cli_dir_files(wal_dir, ".wal", &counts.wal_bytes, &counts.wal_files);
+    cli_dir_files(dir, ".ckpt", &counts.ckpt_bytes, &counts.ckpt_files);
     if (json)
         stats_print_json(&st, &counts, &rec);
     else

@@ -33,6 +33,26 @@ expect 2
 expect 2 no-such-command
 expect 2 help no-such-command
 expect 2 version extra
+# Like expect, and the output (stdout and stderr) must match the extended
+# regular expression PATTERN.  Usage: expect_out STATUS PATTERN ARGS...
+expect_out() {
+    want=$1
+    pattern=$2
+    shift 2
+    out=$("$cairn" "$@" 2>&1)
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: cairn $* exited $got, expected $want"
+        failures=$((failures + 1))
+    elif ! printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+        echo "FAIL: cairn $* does not print /$pattern/; it printed:"
+        printf '%s\n' "$out" | head -n 20
+        failures=$((failures + 1))
+    else
+        echo "ok: cairn $* exited $got and prints /$pattern/"
+    fi
+}
+
 expect 0 help verify
 expect 0 help stats
 expect 0 verify --help
@@ -92,5 +112,50 @@ if [ -n "$tamper" ]; then
         failures=$((failures + 1))
     fi
 fi
+
+# recover and checkpoint on a database prepared by a durable demo.
+p="$tmp/prepared"
+expect 0 demo "$p" --agents 2 --steps 100 --durability sync --seed 5
+expect_out 0 'usage: cairn recover' recover --help
+expect_out 0 'usage: cairn checkpoint' checkpoint --help
+expect_out 0 'usage: cairn recover' help recover
+expect 2 recover
+expect 2 recover "$p" --no-such-option
+expect 2 recover "$p" extra
+expect 2 checkpoint
+expect 2 checkpoint "$p" --dry-run
+expect 3 recover "$tmp/missing"
+expect 3 recover "$tmp/missing" --dry-run
+expect 3 checkpoint "$tmp/missing"
+if [ -e "$tmp/missing" ]; then
+    echo "FAIL: recover or checkpoint created a database in a missing directory"
+    failures=$((failures + 1))
+fi
+wal_before=$(ls -l "$p/wal")
+expect_out 0 'dry run: nothing changed' recover "$p" --dry-run
+expect_out 0 'checkpoint +none' recover "$p" --dry-run
+expect_out 0 'records replayed +[1-9][0-9]*' recover "$p" --dry-run
+expect_out 0 'torn tail +none' recover "$p" --dry-run
+expect_out 0 'took +[0-9]+ us' recover "$p" --dry-run
+if [ "$(ls -l "$p/wal")" != "$wal_before" ] || ls "$p" | grep -q '\.ckpt$'; then
+    echo "FAIL: recover --dry-run changed the database"
+    failures=$((failures + 1))
+else
+    echo "ok: recover --dry-run changes nothing"
+fi
+expect_out 0 '"records_replayed":[1-9]' recover "$p" --json
+expect_out 0 'checkpoint version [1-9][0-9]* \(previous 0\)' checkpoint "$p"
+if ls "$p" | grep -q '\.ckpt$'; then
+    echo "ok: checkpoint wrote a checkpoint file"
+else
+    echo "FAIL: checkpoint wrote no checkpoint file"
+    failures=$((failures + 1))
+fi
+expect_out 0 'wal after +[0-9]+ bytes' checkpoint "$p"
+expect_out 0 '"checkpoint_version":[1-9]' checkpoint "$p" --json
+# After the checkpoint, recovery starts from it and replays nothing.
+expect_out 0 'checkpoint +.*\.ckpt \(version [1-9]' recover "$p"
+expect_out 0 'records replayed +0$' recover "$p"
+expect 0 verify "$p"
 
 [ "$failures" -eq 0 ]
