@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"help", "show this help, or a command's help", cmd_help, cmd_help_usage},
     {"recover", "run recovery on a database and print its report", cmd_recover,
      cmd_recover_usage},
+    {"runs", "list a database's runs, by status and/or tag", cmd_runs, cmd_runs_usage},
     {"stats", "print a database's counters, contents and last recovery", cmd_stats,
      cmd_stats_usage},
     {"verify", "check every event chain, the trace indexes and the run index", cmd_verify,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 bool cli_is_help(const char *arg)
 {
@@ -129,4 +130,149 @@ int cli_require_db(const char *cmd, const char *dir)
         return CLI_EXIT_CANNOT_OPEN;
     }
     return CLI_EXIT_OK;
+}
+
+void cli_json_slice(FILE *out, cairn_slice b)
+{
+    const unsigned char *p = b.data;
+
+    fputc('"', out);
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char c = p[i];
+
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+bool cli_utf8_valid(cairn_slice b)
+{
+    const unsigned char *p = b.data;
+    size_t i = 0;
+
+    while (i < b.len) {
+        unsigned char c = p[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (b.len - i - 1 < n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3fu);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF. */
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+void cli_base64(FILE *out, cairn_slice b)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = b.data;
+    size_t i = 0;
+
+    for (; i + 3 <= b.len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+        fputc(alphabet[v >> 18], out);
+        fputc(alphabet[(v >> 12) & 63], out);
+        fputc(alphabet[(v >> 6) & 63], out);
+        fputc(alphabet[v & 63], out);
+    }
+    if (b.len - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+
+        fprintf(out, "%c%c==", alphabet[v >> 18], alphabet[(v >> 12) & 63]);
+    } else if (b.len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+        fprintf(out, "%c%c%c=", alphabet[v >> 18], alphabet[(v >> 12) & 63],
+                alphabet[(v >> 6) & 63]);
+    }
+}
+
+void cli_json_payload(FILE *out, const char *name, cairn_slice b)
+{
+    bool text = cli_utf8_valid(b);
+
+    fprintf(out, "\"%s\":", name);
+    if (text) {
+        cli_json_slice(out, b);
+    } else {
+        fputc('"', out);
+        cli_base64(out, b);
+        fputc('"', out);
+    }
+    fprintf(out, ",\"%s_encoding\":\"%s\"", name, text ? "utf8" : "base64");
+}
+
+void cli_text_payload(FILE *out, cairn_slice b)
+{
+    const unsigned char *p = b.data;
+
+    if (!cli_utf8_valid(b)) {
+        fputs("base64:", out);
+        cli_base64(out, b);
+        return;
+    }
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char c = p[i];
+
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\\')
+            fputs("\\\\", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
+const char *cli_time(int64_t us, char *buf, size_t cap)
+{
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+
+    if (us == 0 || gmtime_r(&secs, &tm) == NULL) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+    return buf;
 }

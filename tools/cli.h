@@ -35,6 +35,10 @@ int cmd_verify(int argc, char **argv);
 void cmd_verify_usage(FILE *out);
 int cmd_stats(int argc, char **argv);
 void cmd_stats_usage(FILE *out);
+int cmd_runs(int argc, char **argv);
+void cmd_runs_usage(FILE *out);
+int cmd_dump(int argc, char **argv);
+void cmd_dump_usage(FILE *out);
 int cmd_recover(int argc, char **argv);
 void cmd_recover_usage(FILE *out);
 int cmd_checkpoint(int argc, char **argv);
@@ -66,6 +70,31 @@ void cli_dir_files(const char *dir, const char *suffix, uint64_t *bytesp, uint64
 
 /* Writes `s` as a JSON string (quoted and escaped). */
 void cli_json_string(FILE *out, const char *s);
+
+/* Writes the bytes of `b` as a JSON string; they must be valid UTF-8. */
+void cli_json_slice(FILE *out, cairn_slice b);
+
+/* Whether `b` is valid UTF-8 (and holds no NUL byte). */
+bool cli_utf8_valid(cairn_slice b);
+
+/* Writes `b` in base64 (RFC 4648, padded). */
+void cli_base64(FILE *out, cairn_slice b);
+
+/*
+ * Writes a payload as the JSON members "NAME":...,"NAME_encoding":...:
+ * its text when it is valid UTF-8 ("utf8"), else its base64 ("base64").
+ */
+void cli_json_payload(FILE *out, const char *name, cairn_slice b);
+
+/*
+ * Writes a payload for a person: its text when it is valid UTF-8 (control
+ * characters escaped as in C), else "base64:" and its base64.
+ */
+void cli_text_payload(FILE *out, cairn_slice b);
+
+/* Formats a time in microseconds since the epoch as UTC ISO 8601 into
+ * `buf` (at least 32 bytes); "-" for 0. */
+const char *cli_time(int64_t us, char *buf, size_t cap);
 
 /* The checks `verify` and `demo` run, and what they found. */
 typedef struct cli_check {

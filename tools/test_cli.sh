@@ -158,4 +158,57 @@ expect_out 0 'checkpoint +.*\.ckpt \(version [1-9]' recover "$p"
 expect_out 0 'records replayed +0$' recover "$p"
 expect 0 verify "$p"
 
+# runs: the table, its filters and paging.
+expect_out 0 'usage: cairn runs' runs --help
+expect 2 runs
+expect 2 runs "$p" --status sometimes
+expect 2 runs "$p" --status
+expect 2 runs "$p" --tag ""
+expect 2 runs "$p" --page 0
+expect 2 runs "$p" --no-such-option
+expect 3 runs "$tmp/missing"
+expect_out 0 '^ID +NAME +STATUS +PARENT +CREATED +TAGS$' runs "$p"
+expect_out 0 '^[0-9a-f-]{36} +- +(active|paused|completed|failed|cancelled) +- +20[0-9-]{8}T' runs "$p"
+expect_out 0 ' agent-1$' runs "$p"
+expect_out 0 '^[0-9a-f-]{36} +- +[a-z]+ +[0-9a-f-]{36} ' runs "$p"
+total=$("$cairn" runs "$p" | sed -n 's/^\([0-9]*\) runs*$/\1/p')
+json_total=$("$cairn" runs "$p" --json | grep -c '^{"id":"[0-9a-f-]\{36\}",.*"status":"[a-z]*".*"tags":\["agent-[01]"\]')
+if [ -n "$total" ] && [ "$total" -ge 2 ] && [ "$json_total" -eq "$total" ]; then
+    echo "ok: runs lists $total runs, as text and as JSON Lines"
+else
+    echo "FAIL: runs lists '$total' runs as text and $json_total as JSON Lines"
+    failures=$((failures + 1))
+fi
+if [ "$("$cairn" runs "$p" --page 1)" = "$("$cairn" runs "$p")" ]; then
+    echo "ok: runs pages through the run index"
+else
+    echo "FAIL: runs --page 1 lists other runs than one big page"
+    failures=$((failures + 1))
+fi
+by_tag=0
+for tag in agent-0 agent-1; do
+    n=$("$cairn" runs "$p" --tag "$tag" --page 1 --json | grep -c "\"tags\":\[\"$tag\"\]")
+    all=$("$cairn" runs "$p" --tag "$tag" --json | wc -l)
+    [ "$n" -eq "$all" ] || by_tag=-1000
+    by_tag=$((by_tag + n))
+done
+by_status=0
+for st in active paused completed failed cancelled archived; do
+    n=$("$cairn" runs "$p" --status "$st" --page 2 --json | grep -c "\"status\":\"$st\"")
+    all=$("$cairn" runs "$p" --status "$st" --json | wc -l)
+    [ "$n" -eq "$all" ] || by_status=-1000
+    by_status=$((by_status + n))
+    for tag in agent-0 agent-1; do
+        both=$("$cairn" runs "$p" --status "$st" --tag "$tag" --json | wc -l)
+        want=$("$cairn" runs "$p" --status "$st" --json | grep -c "\"$tag\"")
+        [ "$both" -eq "$want" ] || by_status=-1000
+    done
+done
+if [ "$by_tag" -eq "$total" ] && [ "$by_status" -eq "$total" ]; then
+    echo "ok: runs --status and --tag partition the runs"
+else
+    echo "FAIL: runs by tag ($by_tag) or by status ($by_status) do not add up to $total"
+    failures=$((failures + 1))
+fi
+
 [ "$failures" -eq 0 ]
