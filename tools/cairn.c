@@ -21,6 +21,8 @@ static const cli_command commands[] = {
      cmd_checkpoint, cmd_checkpoint_usage},
     {"demo", "simulate an agent runtime on a database (or in memory) and verify it", cmd_demo,
      cmd_demo_usage},
+    {"dump", "print what one run holds: KV pairs, events, cells, traces", cmd_dump,
+     cmd_dump_usage},
     {"help", "show this help, or a command's help", cmd_help, cmd_help_usage},
     {"recover", "run recovery on a database and print its report", cmd_recover,
      cmd_recover_usage},

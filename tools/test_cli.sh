@@ -211,4 +211,52 @@ else
     failures=$((failures + 1))
 fi
 
+# dump: one run's contents, as text and JSON Lines.
+run=$("$cairn" runs "$p" --json | head -n 1 | sed 's/^{"id":"\([0-9a-f-]*\)".*/\1/')
+expect_out 0 'usage: cairn dump' dump --help
+expect 2 dump
+expect 2 dump "$p"
+expect 2 dump "$p" --run
+expect 2 dump "$p" --run not-a-run-id
+expect 2 dump "$p" --run "$run" --no-such-option
+expect 2 dump "$p" "$p" --run "$run"
+expect 3 dump "$tmp/missing" --run "$run"
+expect_out 1 "no run 00000000-0000-7000-8000-000000000000" \
+    dump "$p" --run 00000000-0000-7000-8000-000000000000
+expect_out 0 "^run $run status [a-z]+ parent - created 20" dump "$p" --run "$run"
+expect_out 0 '^kv memory/topic-[0-9]+ = [a-z]+$' dump "$p" --run "$run" --kv
+expect_out 0 '^event 0 20[^ ]+ tool_call_started [a-z]+ hash [0-9a-f]{16}$' \
+    dump "$p" --run "$run" --events
+expect_out 0 '^cell [^ ]+ v[1-9][0-9]* 20[^ ]+ = ' dump "$p" --run "$run" --cells
+expect_out 0 '^trace [^ ]+ tool_call [a-z]+ [^ ]+ 20[^ ]+\.\.20[^ ]+ parent [^-]' \
+    dump "$p" --run "$run" --traces
+expect_out 0 '^tree [^ ]+ thought ' dump "$p" --run "$run" --tree
+expect_out 0 '^tree   [^ ]+ tool_call ' dump "$p" --run "$run" --tree
+expect_out 0 '^\{"kind":"event","run":"'"$run"'","seq":0,.*"hash":"[0-9a-f]{64}"\}$' \
+    dump "$p" --run "$run" --events --json
+expect_out 0 '^\{"kind":"tree",.*"depth":1,"type":"tool_call"' dump "$p" --run "$run" --tree --json
+expect_out 0 '"id_encoding":"(utf8|base64)"' dump "$p" --run "$run" --traces --json
+expect_out 0 '"value_encoding":"utf8"' dump "$p" --run "$run" --kv --json
+# Everything by default; counts agree with verify's.
+"$cairn" dump "$p" --run "$run" >"$tmp/dump.txt"
+"$cairn" dump "$p" --run "$run" --json >"$tmp/dump.json"
+want_events=$("$cairn" verify "$p" --run "$run" --json | sed 's/.*"events":\([0-9]*\).*/\1/')
+want_traces=$("$cairn" verify "$p" --run "$run" --json | sed 's/.*"traces":\([0-9]*\).*/\1/')
+ok=1
+for kind in run kv event cell trace tree; do
+    n=$(grep -c "^$kind " "$tmp/dump.txt")
+    j=$(grep -c "^{\"kind\":\"$kind\"" "$tmp/dump.json")
+    [ "$n" -ge 1 ] && [ "$n" -eq "$j" ] || ok=0
+done
+[ "$(grep -c '^event ' "$tmp/dump.txt")" -eq "$want_events" ] || ok=0
+[ "$(grep -c '^trace ' "$tmp/dump.txt")" -eq "$want_traces" ] || ok=0
+[ "$(grep -c '^tree ' "$tmp/dump.txt")" -eq "$want_traces" ] || ok=0
+[ "$(grep -vc '^{"kind":"[a-z]*","run":"'"$run"'",.*}$' "$tmp/dump.json")" -eq 0 ] || ok=0
+if [ "$ok" -eq 1 ]; then
+    echo "ok: dump prints every section, $want_events events and $want_traces traces"
+else
+    echo "FAIL: dump's sections or counts are wrong (want $want_events events, $want_traces traces)"
+    failures=$((failures + 1))
+fi
+
 [ "$failures" -eq 0 ]
