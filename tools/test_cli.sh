@@ -259,4 +259,20 @@ else
     failures=$((failures + 1))
 fi
 
+# A torn record at the end of the log: recover --dry-run reports it and
+# leaves it; recover cuts it off.
+torn="$tmp/torn"
+expect 0 demo "$torn" --agents 1 --steps 10 --durability sync --seed 9
+cp -r "$torn" "$tmp/measure"
+end=$("$cairn" checkpoint "$tmp/measure" --json | sed 's/.*"wal_bytes_before":\([0-9]*\).*/\1/')
+seg=$(ls "$torn/wal" | tail -n 1)
+printf '\060\000\000\000\253\253\253\253\253\253\253\253\253\253\253\253' |
+    dd of="$torn/wal/$seg" bs=1 seek="$end" conv=notrunc 2>/dev/null
+expect_out 0 'torn tail +[1-9][0-9]* bytes at .* \(left in place\)' recover "$torn" --dry-run
+expect_out 0 'torn tail +[1-9][0-9]* bytes at .* \(left in place\)' recover "$torn" --dry-run
+expect_out 0 'torn tail +[1-9][0-9]* bytes at .* \(truncated\)' recover "$torn"
+expect_out 0 'bytes truncated +0$' recover "$torn"
+expect_out 0 'torn tail +none' recover "$torn" --dry-run
+expect 0 verify "$torn"
+
 [ "$failures" -eq 0 ]
