@@ -554,10 +554,24 @@ static cairn_status prepare_nodes(cairn_txn *t, node **nodes, bool *fresh, size_
 {
     cairn_db *db = t->db;
     size_t nfresh = 0;
+    const uint8_t *kp[INDEX_BATCH];
+    size_t kl[INDEX_BATCH];
+    uint64_t hs[INDEX_BATCH];
     for (size_t i = 0; i < t->nops; i++) {
         wop *w = &t->ops[i];
         fresh[i] = false;
-        nodes[i] = index_get(&db->ix, w->key, w->klen, w->hash);
+        if (t->nops > 1 && i % INDEX_BATCH == 0) {
+            /* look a batch of keys up at once: their misses overlap */
+            size_t m = t->nops - i < INDEX_BATCH ? t->nops - i : INDEX_BATCH;
+            for (size_t j = 0; j < m; j++) {
+                kp[j] = t->ops[i + j].key;
+                kl[j] = t->ops[i + j].klen;
+                hs[j] = t->ops[i + j].hash;
+            }
+            index_get_batch(&db->ix, kp, kl, hs, m, &nodes[i]);
+        } else if (t->nops == 1) {
+            nodes[i] = index_get(&db->ix, w->key, w->klen, w->hash);
+        }
         if (nodes[i] || (w->v->flags & VERSION_TOMBSTONE))
             continue;
         version *embedded;
