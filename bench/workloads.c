@@ -33,6 +33,7 @@ extern const bench_workload bench_wl_event_read_range;
 extern const bench_workload bench_wl_event_read_type;
 extern const bench_workload bench_wl_event_verify;
 extern const bench_workload bench_wl_run_lifecycle;
+extern const bench_workload bench_wl_cross;
 
 /* Workloads for the cairn primitives (kv, event-append, event-read,
  * cell-cas, trace-record, trace-query, run-lifecycle, cross) join this list
@@ -62,6 +63,7 @@ const bench_workload *const bench_workloads[] = {
     &bench_wl_trace_query,
     &bench_wl_trace_query_x10,
     &bench_wl_run_lifecycle,
+    &bench_wl_cross,
     NULL,
 };
 
