@@ -188,24 +188,9 @@ static cairn_status list_common(cairn_txn *txn, const cairn_run_id *run, cairn_s
     memset(listp, 0, sizeof *listp);
     if ((st = prim_check_limit(txn, limit, fn)) != CAIRN_OK)
         return st;
-    cairn_key pfx, start, end;
-    if ((st = prim_key(txn, &pfx, run, CAIRN_TAG_KV, prefix, CAIRN_KV_KEY_MAX, false, fn, "prefix")) !=
-            CAIRN_OK ||
-        (st = prim_key(txn, &start, run, CAIRN_TAG_KV, after, CAIRN_KV_KEY_MAX, false, fn, "cursor")) !=
-            CAIRN_OK)
-        return st;
-    if ((st = cairn_key_prefix_end(&pfx, &end)) != CAIRN_OK)
-        return prim_txn_err(txn, st, "%s: bad prefix", fn);
-    /* start at the later of the prefix and just after the cursor */
-    if (after.len) {
-        if (start.len == CAIRN_KEY_MAX)
-            return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the cursor is too long", fn);
-        start.bytes[start.len++] = 0; /* the smallest key after the cursor */
-    }
-    if (key_cmp(start.bytes, start.len, pfx.bytes, pfx.len) < 0)
-        start = pfx;
     cairn_iter *it = NULL;
-    if ((st = cairn_txn_scan(txn, &start, &end, limit + 1, &it)) != CAIRN_OK)
+    st = prim_list_scan(txn, run, CAIRN_TAG_KV, prefix, after, CAIRN_KV_KEY_MAX, limit, fn, &it);
+    if (st != CAIRN_OK)
         return st;
     struct ent {
         size_t koff, klen, voff, vlen;

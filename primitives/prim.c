@@ -155,6 +155,28 @@ cairn_status prim_run(cairn_db *db, bool read_only, prim_body body, void *ctx)
     return st;
 }
 
+cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag tag, cairn_slice prefix,
+                            cairn_slice after, size_t max, size_t limit, const char *fn,
+                            cairn_iter **itp)
+{
+    cairn_key pfx, start, end;
+    cairn_status st;
+    if ((st = prim_key(txn, &pfx, run, tag, prefix, max, false, fn, "prefix")) != CAIRN_OK ||
+        (st = prim_key(txn, &start, run, tag, after, max, false, fn, "cursor")) != CAIRN_OK)
+        return st;
+    if ((st = cairn_key_prefix_end(&pfx, &end)) != CAIRN_OK)
+        return prim_txn_err(txn, st, "%s: bad prefix", fn);
+    /* start at the later of the prefix and just after the cursor */
+    if (after.len) {
+        if (start.len == CAIRN_KEY_MAX)
+            return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the cursor is too long", fn);
+        start.bytes[start.len++] = 0; /* the smallest key after the cursor */
+    }
+    if (key_cmp(start.bytes, start.len, pfx.bytes, pfx.len) < 0)
+        start = pfx;
+    return cairn_txn_scan(txn, &start, &end, limit + 1, itp);
+}
+
 cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn)
 {
     if (limit == 0 || limit > CAIRN_LIST_LIMIT_MAX)

@@ -84,6 +84,14 @@ typedef cairn_status (*prim_body)(cairn_txn *txn, void *ctx);
  */
 cairn_status prim_run(cairn_db *db, bool read_only, prim_body body, void *ctx);
 
+/* Opens a scan for a list call: the keys of `run` and `tag` whose rest
+ * starts with `prefix` (empty: all), after the cursor `after` (empty: from
+ * the start), at most limit + 1 of them (the extra one says "more").  Rests
+ * are at most `max` bytes. */
+cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag tag, cairn_slice prefix,
+                            cairn_slice after, size_t max, size_t limit, const char *fn,
+                            cairn_iter **itp);
+
 /* A limit for a list call: 1..CAIRN_LIST_LIMIT_MAX. */
 cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn);
 

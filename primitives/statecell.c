@@ -369,24 +369,9 @@ cairn_status cairn_cell_list_names_tx(cairn_txn *txn, const cairn_run_id *run, c
     memset(listp, 0, sizeof *listp);
     if ((st = prim_check_limit(txn, limit, fn)) != CAIRN_OK)
         return st;
-    cairn_key pfx, start, end;
-    if ((st = prim_key(txn, &pfx, run, CAIRN_TAG_STATE, prefix, CAIRN_CELL_NAME_MAX, false, fn,
-                       "prefix")) != CAIRN_OK ||
-        (st = prim_key(txn, &start, run, CAIRN_TAG_STATE, after, CAIRN_CELL_NAME_MAX, false, fn,
-                       "cursor")) != CAIRN_OK)
-        return st;
-    if ((st = cairn_key_prefix_end(&pfx, &end)) != CAIRN_OK)
-        return prim_txn_err(txn, st, "%s: bad prefix", fn);
-    /* start at the later of the prefix and just after the cursor */
-    if (after.len) {
-        if (start.len == CAIRN_KEY_MAX)
-            return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the cursor is too long", fn);
-        start.bytes[start.len++] = 0; /* the smallest key after the cursor */
-    }
-    if (key_cmp(start.bytes, start.len, pfx.bytes, pfx.len) < 0)
-        start = pfx;
     cairn_iter *it = NULL;
-    if ((st = cairn_txn_scan(txn, &start, &end, limit + 1, &it)) != CAIRN_OK)
+    st = prim_list_scan(txn, run, CAIRN_TAG_STATE, prefix, after, CAIRN_CELL_NAME_MAX, limit, fn, &it);
+    if (st != CAIRN_OK)
         return st;
     namebuf b = {0};
     cairn_slice k, v;
