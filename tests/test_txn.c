@@ -1809,7 +1809,8 @@ static void model_run(const char *path, uint64_t seed)
             cairn_key k = model_key(i);
             uint64_t what = test_rng_below(&rng, 10);
             if (what < 5) {
-                snprintf(pending.value[i], MODEL_VAL, "%d.%d", t, o);
+                snprintf(pending.value[i], MODEL_VAL, "%hu.%hu", (unsigned short)t,
+                         (unsigned short)o);
                 pending.present[i] = true;
                 ASSERT_OK(cairn_txn_put(txn, &k, test_str(pending.value[i])));
             } else if (what < 7) {
