@@ -764,3 +764,307 @@ Test(tracestore, traces_and_indices_survive_close_and_reopen)
     ASSERT_OK(cairn_db_close(db));
     test_rm_tree(dir);
 }
+
+/* ---- names, damaged records and rare paths ------------------------------------------ */
+
+Test(tracestore, type_and_status_names_are_the_words_of_the_format)
+{
+    static const struct {
+        cairn_trace_type type;
+        const char *name;
+    } types[] = {
+        {CAIRN_TRACE_TOOL_CALL, "tool_call"}, {CAIRN_TRACE_DECISION, "decision"},
+        {CAIRN_TRACE_QUERY, "query"},         {CAIRN_TRACE_THOUGHT, "thought"},
+        {CAIRN_TRACE_ERROR, "error"},         {CAIRN_TRACE_CUSTOM, "custom"},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        cr_assert_str_eq(cairn_trace_type_name(types[i].type), types[i].name);
+    cr_assert_str_eq(cairn_trace_type_name((cairn_trace_type)0), "unknown");
+    cr_assert_str_eq(cairn_trace_type_name((cairn_trace_type)7), "unknown");
+    cr_assert_str_eq(cairn_trace_status_name(CAIRN_TRACE_UNFINISHED), "unfinished");
+    cr_assert_str_eq(cairn_trace_status_name(CAIRN_TRACE_OK), "ok");
+    cr_assert_str_eq(cairn_trace_status_name(CAIRN_TRACE_FAILED), "error");
+    cr_assert_str_eq(cairn_trace_status_name((cairn_trace_status)9), "unknown");
+}
+
+Test(tracestore, free_functions_and_spec_init_accept_null)
+{
+    cairn_trace_free(NULL);
+    cairn_trace_list_free(NULL);
+    cairn_trace_tree_free(NULL);
+    cairn_trace_spec_init(NULL);
+}
+
+/* Puts `value` under the trace key [run_a][0x04][rest] (an index entry
+ * with a value, or a stored trace of the test's making). */
+static void tamper_value(cairn_db *db, const uint8_t *rest, size_t len, const void *value,
+                         size_t vlen)
+{
+    cairn_key k = test_key_bytes(&run_a, CAIRN_TAG_TRACE, rest, len);
+    cairn_txn *txn;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_txn_put(txn, &k, cairn_slice_of(value, vlen)));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+}
+
+/* Stored trace "t": query type, unfinished, no tags, start 7, no parent or
+ * name, empty payload (docs/FORMAT.md, "Stored trace"). */
+static const uint8_t stored_t[] = {1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0,
+                                   0, 0, 0, 0, 1, 't', 0, 0, 0, 0, 0, 0};
+static const uint8_t record_key_t[] = {0x01, 0, 1, 't'};
+
+Test(tracestore, a_malformed_stored_trace_is_corrupt_to_every_reader)
+{
+    cairn_db *db = open_mem();
+    record_id(db, &run_a, "t", NULL, CAIRN_TRACE_QUERY, 7, "db");
+    cairn_trace t;
+    cairn_trace_list l;
+    cairn_trace_tree tree;
+    cairn_trace_id id;
+
+    /* the hand-made encoding of the same trace reads back as it */
+    tamper_value(db, record_key_t, sizeof record_key_t, stored_t, sizeof stored_t);
+    ASSERT_OK(cairn_trace_get(db, &run_a, test_str("t"), &t));
+    cr_assert_eq(t.v.type, CAIRN_TRACE_QUERY);
+    cr_assert_eq(t.v.start_us, 7);
+    cairn_trace_free(&t);
+
+    const uint8_t one_byte[] = {1};
+    tamper_value(db, record_key_t, sizeof record_key_t, one_byte, sizeof one_byte);
+    cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed") != NULL, "%s", db_msg(db));
+    cr_assert_eq(cairn_trace_by_time(db, &run_a, 0, 100, NULL, 5, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "stored trace is malformed") != NULL, "%s", db_msg(db));
+    cr_assert_eq(l.n, 0);
+    cr_assert_eq(cairn_trace_by_tag(db, &run_a, test_str("db"), NULL, 5, &l), CAIRN_CORRUPT);
+    cr_assert_eq(cairn_trace_get_tree(db, &run_a, test_str("t"), 5, 5, &tree), CAIRN_CORRUPT);
+    cr_assert_eq(cairn_trace_finish(db, &run_a, test_str("t"), CAIRN_TRACE_OK, 0), CAIRN_CORRUPT);
+    cairn_trace_spec s = spec_of(CAIRN_TRACE_THOUGHT, "n", 9, NULL, 0, "");
+    cr_assert_eq(cairn_trace_record_child(db, &run_a, test_str("t"), &s, &id), CAIRN_CORRUPT);
+    cr_assert_str_eq(first_problem(db), "the stored trace cannot be decoded");
+
+    /* each way the bytes can fail to be a trace */
+    uint8_t v[64];
+    struct {
+        size_t at;    /* byte of stored_t to change */
+        uint8_t byte; /* to this */
+        const char *what;
+    } edits[] = {
+        {0, 2, "an unknown format"},
+        {1, 0, "type 0"},
+        {2, 3, "an unknown status"},
+        {3, 65, "too many tags"},
+        {20, 9, "an id running past the end"},
+        {27, 5, "a payload length past the end"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(v, stored_t, sizeof stored_t);
+        v[edits[i].at] = edits[i].byte;
+        tamper_value(db, record_key_t, sizeof record_key_t, v, sizeof stored_t);
+        cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT, "%s",
+                     edits[i].what);
+    }
+    /* an empty id: [20] 0, then empty parent and name and the payload length */
+    memset(v, 0, sizeof v);
+    memcpy(v, stored_t, 20);
+    tamper_value(db, record_key_t, sizeof record_key_t, v, 27);
+    cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT);
+    /* one tag announced: empty, or running past the end */
+    memcpy(v, stored_t, 24);
+    v[3] = 1;
+    v[24] = 0; /* tag length 0 */
+    memset(v + 25, 0, 4);
+    tamper_value(db, record_key_t, sizeof record_key_t, v, 29);
+    cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT);
+    v[24] = 9;
+    tamper_value(db, record_key_t, sizeof record_key_t, v, 29);
+    cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT);
+    /* a name of 3 bytes and then no room for the payload length */
+    memcpy(v, stored_t, 23);
+    v[23] = 3;
+    memcpy(v + 24, "abc", 3);
+    tamper_value(db, record_key_t, sizeof record_key_t, v, 27);
+    cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_CORRUPT);
+    cairn_db_close(db);
+}
+
+Test(tracestore, queries_and_trees_report_damaged_index_entries_as_corrupt)
+{
+    cairn_db *db = open_mem();
+    record_id(db, &run_a, "r", NULL, CAIRN_TRACE_DECISION, 100, NULL);
+    record_id(db, &run_a, "c", "r", CAIRN_TRACE_THOUGHT, 110, NULL);
+    cairn_trace_list l;
+    cairn_trace_tree tree;
+
+    /* a by-time entry whose id field is empty */
+    const uint8_t no_id[] = {0x02, 0, 0, 0, 0, 0, 0, 0, 50, 0, 0};
+    tamper(db, no_id, sizeof no_id, false);
+    cr_assert_eq(cairn_trace_by_time(db, &run_a, 0, 1000, NULL, 5, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed index key") != NULL, "%s", db_msg(db));
+    tamper(db, no_id, sizeof no_id, true);
+    /* a by-time entry naming no trace */
+    const uint8_t dangling[] = {0x02, 0, 0, 0, 0, 0, 0, 0, 60, 0, 1, 'z'};
+    tamper(db, dangling, sizeof dangling, false);
+    cr_assert_eq(cairn_trace_by_time(db, &run_a, 0, 1000, NULL, 5, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "points at no trace") != NULL, "%s", db_msg(db));
+    tamper(db, dangling, sizeof dangling, true);
+    ASSERT_OK(cairn_trace_by_time(db, &run_a, 0, 1000, NULL, 5, &l));
+    cr_assert_eq(l.n, 2);
+    cairn_trace_list_free(&l);
+
+    /* under "r" in the by-parent index: an entry without an id, then one
+     * naming no trace */
+    const uint8_t child_no_id[] = {0x05, 0, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 120, 0, 0};
+    tamper(db, child_no_id, sizeof child_no_id, false);
+    cr_assert_eq(cairn_trace_get_tree(db, &run_a, test_str("r"), 5, 5, &tree), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed index key") != NULL, "%s", db_msg(db));
+    tamper(db, child_no_id, sizeof child_no_id, true);
+    const uint8_t child_dangling[] = {0x05, 0, 1, 'r', 0, 0, 0, 0, 0, 0, 0, 120, 0, 1, 'z'};
+    tamper(db, child_dangling, sizeof child_dangling, false);
+    cr_assert_eq(cairn_trace_get_tree(db, &run_a, test_str("r"), 5, 5, &tree), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "points at no trace") != NULL, "%s", db_msg(db));
+    tamper(db, child_dangling, sizeof child_dangling, true);
+    ASSERT_OK(cairn_trace_get_tree(db, &run_a, test_str("r"), 5, 5, &tree));
+    cr_assert_eq(tree.n, 2);
+    cairn_trace_tree_free(&tree);
+    check_ok(db, &run_a);
+    cairn_db_close(db);
+}
+
+Test(tracestore, the_checker_reports_malformed_keys_foreign_records_and_stray_values)
+{
+    cairn_db *db = open_mem();
+    record_id(db, &run_a, "t", NULL, CAIRN_TRACE_QUERY, 7, NULL);
+    check_ok(db, &run_a);
+    static const struct {
+        uint8_t rest[8];
+        size_t len;
+    } malformed[] = {
+        {{0x03}, 1},                /* by-type without the type */
+        {{0x04, 0}, 2},             /* by-tag with half a field length */
+        {{0x04, 0, 9, 'a'}, 4},     /* by-tag field past the key's end */
+        {{0x02, 1, 2, 3}, 4},       /* by-time without a whole tail */
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        tamper(db, malformed[i].rest, malformed[i].len, false);
+        cr_assert_str_eq(first_problem(db), "a malformed index key", "entry %zu", i);
+        tamper(db, malformed[i].rest, malformed[i].len, true);
+    }
+    /* a trace key whose id field disagrees with its length */
+    const uint8_t bad_record_key[] = {0x01, 0, 5, 'a'};
+    tamper(db, bad_record_key, sizeof bad_record_key, false);
+    cr_assert_str_eq(first_problem(db), "a malformed trace key");
+    tamper(db, bad_record_key, sizeof bad_record_key, true);
+    /* trace "t" stored again under id "u" */
+    const uint8_t record_key_u[] = {0x01, 0, 1, 'u'};
+    tamper_value(db, record_key_u, sizeof record_key_u, stored_t, sizeof stored_t);
+    cr_assert_str_eq(first_problem(db), "the stored trace carries another id than its key");
+    tamper(db, record_key_u, sizeof record_key_u, true);
+    /* an index entry with a value */
+    const uint8_t time_entry[] = {0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 't'};
+    tamper_value(db, time_entry, sizeof time_entry, "x", 1);
+    cr_assert_str_eq(first_problem(db), "its by-time index entry has a value");
+    tamper(db, time_entry, sizeof time_entry, false);
+    check_ok(db, &run_a);
+    /* a trace naming one tag twice needs one entry more than the index has */
+    uint8_t twice[sizeof stored_t + 4];
+    memcpy(twice, stored_t, 24);
+    twice[3] = 2;
+    memcpy(twice + 24, (const uint8_t[]){1, 'a', 1, 'a'}, 4);
+    memset(twice + 28, 0, 4);
+    tamper_value(db, record_key_t, sizeof record_key_t, twice, sizeof twice);
+    const uint8_t tag_entry[] = {0x04, 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 7, 0, 1, 't'};
+    tamper(db, tag_entry, sizeof tag_entry, false);
+    cr_assert_str_eq(first_problem(db), "the index holds 4, not 5 entries");
+    /* a child whose parent's record is gone */
+    tamper_value(db, record_key_t, sizeof record_key_t, stored_t, sizeof stored_t);
+    tamper(db, tag_entry, sizeof tag_entry, true);
+    record_id(db, &run_a, "k", "t", CAIRN_TRACE_THOUGHT, 8, NULL);
+    check_ok(db, &run_a);
+    tamper(db, record_key_t, sizeof record_key_t, true);
+    cr_assert_str_eq(first_problem(db), "its parent is not a trace of the run");
+    cairn_db_close(db);
+}
+
+Test(tracestore, a_record_past_max_txn_ops_fails_whole_at_every_write)
+{
+    /* a trace with one tag is five writes: the trace, by-time, by-type,
+     * by-parent and by-tag */
+    for (uint32_t ops = 1; ops <= 5; ops++) {
+        cairn_options o;
+        cairn_options_init(&o);
+        o.max_txn_ops = ops;
+        cairn_db *db = test_open(&o);
+        cairn_slice tags[1] = {test_str("db")};
+        cairn_trace_spec s = spec_of(CAIRN_TRACE_QUERY, "n", 7, tags, 1, "");
+        cairn_status st = cairn_trace_record_id(db, &run_a, test_str("t"), cairn_slice_of(NULL, 0), &s);
+        cairn_trace t;
+        if (ops < 5) {
+            cr_assert_eq(st, CAIRN_TOO_LARGE, "max_txn_ops %u: %s", ops, cairn_status_name(st));
+            cr_assert_eq(cairn_trace_get(db, &run_a, test_str("t"), &t), CAIRN_NOT_FOUND);
+        } else {
+            ASSERT_OK(st);
+            ASSERT_OK(cairn_trace_get(db, &run_a, test_str("t"), &t));
+            cairn_trace_free(&t);
+            check_ok(db, &run_a);
+        }
+        cairn_db_close(db);
+    }
+}
+
+Test(tracestore, times_stay_in_order_when_the_clock_is_behind)
+{
+    cairn_db *db = open_mem();
+    cairn_trace t;
+    /* a clock before the epoch: a trace without a start begins at 0 */
+    fake_clock_set(&clk, -5);
+    cairn_trace_spec s = spec_of(CAIRN_TRACE_THOUGHT, "n", 0, NULL, 0, "");
+    ASSERT_OK(cairn_trace_record_id(db, &run_a, test_str("early"), cairn_slice_of(NULL, 0), &s));
+    ASSERT_OK(cairn_trace_get(db, &run_a, test_str("early"), &t));
+    cr_assert_eq(t.v.start_us, 0);
+    cairn_trace_free(&t);
+    /* finishing on the clock before a caller-given start ends at the start */
+    fake_clock_set(&clk, 500);
+    s.start_us = 1000;
+    ASSERT_OK(cairn_trace_record_id(db, &run_a, test_str("late"), cairn_slice_of(NULL, 0), &s));
+    ASSERT_OK(cairn_trace_finish(db, &run_a, test_str("late"), CAIRN_TRACE_OK, 0));
+    ASSERT_OK(cairn_trace_get(db, &run_a, test_str("late"), &t));
+    cr_assert_eq(t.v.end_us, 1000);
+    cr_assert_eq(t.v.status, CAIRN_TRACE_OK);
+    cairn_trace_free(&t);
+    check_ok(db, &run_a);
+    cairn_db_close(db);
+}
+
+Test(tracestore, tx_forms_refuse_null_outputs_and_answer_empty_ranges)
+{
+    cairn_db *db = open_mem();
+    record_id(db, &run_a, "t", NULL, CAIRN_TRACE_QUERY, 7, NULL);
+    cairn_txn *txn;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    cairn_trace_list l;
+    cairn_trace_tree tree;
+    cairn_trace_report rep;
+    cr_assert_eq(cairn_trace_get_tx(txn, &run_a, test_str("t"), NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "trp is NULL") != NULL);
+    cr_assert_eq(cairn_trace_by_time_tx(txn, &run_a, 0, 10, NULL, 5, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "listp is NULL") != NULL);
+    cr_assert_eq(cairn_trace_by_time_tx(txn, NULL, 0, 10, NULL, 5, &l), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_trace_get_tree_tx(txn, NULL, test_str("t"), 5, 5, &tree), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_trace_get_tree_tx(txn, &run_a, test_str("t"), 5, 5, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "treep is NULL") != NULL);
+    cr_assert_eq(cairn_trace_get_tree_tx(txn, &run_a, cairn_slice_of(NULL, 0), 5, 5, &tree),
+                 CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_trace_check_tx(txn, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "reportp is NULL") != NULL);
+    cr_assert_eq(cairn_trace_check_tx(txn, NULL, &rep), CAIRN_INVALID_ARGUMENT);
+    /* a cursor at or past the end of a time range leaves nothing to list */
+    cairn_trace_cursor cur = {.set = true, .start_us = 200, .id = {.len = 1, .bytes = {'z'}}};
+    ASSERT_OK(cairn_trace_by_time_tx(txn, &run_a, 0, 100, &cur, 5, &l));
+    cr_assert_eq(l.n, 0);
+    cr_assert(!l.more);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    cairn_db_close(db);
+}
