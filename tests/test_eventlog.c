@@ -568,3 +568,225 @@ Test(eventlog, the_chain_verifies_after_kill_9, .timeout = 600)
     }
     test_rm_tree(base);
 }
+
+/* ---- damaged records, limits and the _tx forms' own checks ------------------- */
+
+/* Puts `value` under [run][0x02][rest] in one transaction. */
+static void put_raw(cairn_db *db, const cairn_run_id *run, const uint8_t *rest, size_t len,
+                    const void *value, size_t vlen)
+{
+    cairn_key k = test_key_bytes(run, CAIRN_TAG_EVENT, rest, len);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_OK(cairn_txn_put(txn, &k, cairn_slice_of(value, vlen)));
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+}
+
+Test(eventlog, free_functions_accept_null)
+{
+    cairn_event_free(NULL);
+    cairn_event_iter_free(NULL);
+    cairn_event_types_free(NULL);
+    ASSERT_STATUS(cairn_event_iter_next(NULL, NULL), CAIRN_INVALID_ARGUMENT);
+}
+
+Test(eventlog, a_malformed_length_record_or_full_log_stops_appends)
+{
+    cairn_db *db = test_open(NULL);
+    append(db, &run_a, "t", "p", 0);
+    const uint8_t meta[] = {0x00};
+    uint64_t seq, len;
+    /* a length record of the wrong size */
+    put_raw(db, &run_a, meta, sizeof meta, "short", 5);
+    ASSERT_STATUS(cairn_event_append(db, &run_a, test_str("t"), test_str("p"), &seq, NULL), CAIRN_CORRUPT);
+    char msg[256];
+    cairn_db_errmsg(db, msg, sizeof msg);
+    cr_assert(strstr(msg, "length record is 5 bytes") != NULL, "%s", msg);
+    ASSERT_STATUS(cairn_event_len(db, &run_a, &len), CAIRN_CORRUPT);
+    /* a log at the largest length takes no further event */
+    uint8_t full[40] = {0};
+    memset(full, 0xFF, 8);
+    put_raw(db, &run_a, meta, sizeof meta, full, sizeof full);
+    ASSERT_STATUS(cairn_event_append(db, &run_a, test_str("t"), test_str("p"), &seq, NULL), CAIRN_LIMIT);
+    cairn_db_errmsg(db, msg, sizeof msg);
+    cr_assert(strstr(msg, "full") != NULL, "%s", msg);
+    test_close(db);
+}
+
+Test(eventlog, malformed_stored_events_are_corrupt_to_readers_and_iterators)
+{
+    cairn_db *db = test_open(NULL);
+    append(db, &run_a, "t", "p", 0);
+    append(db, &run_a, "t", "q", 1);
+    cairn_key k0 = event_key(&run_a, 0);
+    cairn_txn *txn = begin_ro(db);
+    cairn_slice v;
+    ASSERT_OK(cairn_txn_get(txn, &k0, &v));
+    uint8_t good[128];
+    cr_assert_lt(v.len, sizeof good);
+    size_t n = v.len;
+    memcpy(good, v.data, n);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+
+    /* event 0's bytes with a type length past the end, then with a payload
+     * length that disagrees with the size */
+    uint8_t bad[128];
+    memcpy(bad, good, n);
+    bad[17] = 200;
+    const uint8_t ev0[] = {0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int round = 0; round < 2; round++) {
+        put_raw(db, &run_a, ev0, sizeof ev0, bad, n);
+        cairn_event ev;
+        ASSERT_STATUS(cairn_event_read(db, &run_a, 0, &ev), CAIRN_CORRUPT);
+        char msg[256];
+        cairn_db_errmsg(db, msg, sizeof msg);
+        cr_assert(strstr(msg, "stored event 0 is malformed") != NULL, "%s", msg);
+        txn = begin_ro(db);
+        cairn_event_iter *it = NULL;
+        cairn_event_view view;
+        ASSERT_OK(cairn_event_iter_range(txn, &run_a, 0, UINT64_MAX, &it));
+        ASSERT_STATUS(cairn_event_iter_next(it, &view), CAIRN_CORRUPT);
+        cr_assert(strstr(cairn_txn_errmsg(txn), "is malformed") != NULL);
+        cairn_event_iter_free(it);
+        ASSERT_OK(cairn_event_iter_type(txn, &run_a, test_str("t"), 0, &it));
+        ASSERT_STATUS(cairn_event_iter_next(it, &view), CAIRN_CORRUPT);
+        cairn_event_iter_free(it);
+        ASSERT_OK(cairn_txn_commit(txn));
+        cairn_txn_free(txn);
+        cairn_chain_report r = verify(db, &run_a);
+        cr_assert(!r.ok);
+        cr_assert_eq(r.problem, CAIRN_CHAIN_MALFORMED);
+        cr_assert_eq(r.bad_seq, 0);
+        memcpy(bad, good, n);
+        bad[18 + 1 + 3] ^= 0x10; /* the payload length of a 1-byte type */
+    }
+    put_raw(db, &run_a, ev0, sizeof ev0, good, n);
+    cr_assert(verify(db, &run_a).ok);
+    test_close(db);
+}
+
+Test(eventlog, a_malformed_type_index_key_or_id_record_is_corrupt)
+{
+    cairn_db *db = test_open(NULL);
+    append(db, &run_a, "t", "p", 0);
+    /* a by-type key whose type field is empty */
+    const uint8_t no_type[] = {0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    put_raw(db, &run_a, no_type, sizeof no_type, NULL, 0);
+    cairn_event_types types;
+    ASSERT_STATUS(cairn_event_list_types(db, &run_a, &types), CAIRN_CORRUPT);
+    char msg[256];
+    cairn_db_errmsg(db, msg, sizeof msg);
+    cr_assert(strstr(msg, "malformed by-type index key") != NULL, "%s", msg);
+    cr_assert_eq(types.n, 0);
+
+    /* an idempotency record of the wrong size */
+    const uint8_t id_rec[] = {0x04, 0, 2, 'i', 'd'};
+    put_raw(db, &run_a, id_rec, sizeof id_rec, "x", 1);
+    uint64_t seq;
+    bool appended = true;
+    ASSERT_STATUS(cairn_event_append_once(db, &run_a, test_str("id"), test_str("t"), test_str("p"), &seq,
+                                          NULL, &appended),
+                  CAIRN_CORRUPT);
+    cairn_db_errmsg(db, msg, sizeof msg);
+    cr_assert(strstr(msg, "record of this event id is malformed") != NULL, "%s", msg);
+    test_close(db);
+}
+
+Test(eventlog, appends_past_max_txn_ops_fail_whole)
+{
+    /* an append writes the event, the length record and the by-type entry;
+     * an idempotent one the id record as well */
+    for (uint32_t ops = 1; ops <= 4; ops++) {
+        cairn_options o;
+        cairn_options_init(&o);
+        o.max_txn_ops = ops;
+        cairn_db *db = test_open(&o);
+        uint64_t seq, len;
+        bool appended = false;
+        cairn_status st = cairn_event_append(db, &run_a, test_str("t"), test_str("p"), &seq, NULL);
+        cr_assert_eq(st, ops >= 3 ? CAIRN_OK : CAIRN_TOO_LARGE, "ops %u: %s", ops, cairn_status_name(st));
+        st = cairn_event_append_once(db, &run_b, test_str("id"), test_str("t"), test_str("p"), &seq, NULL,
+                                     &appended);
+        cr_assert_eq(st, ops >= 4 ? CAIRN_OK : CAIRN_TOO_LARGE, "once, ops %u: %s", ops,
+                     cairn_status_name(st));
+        ASSERT_OK(cairn_event_len(db, &run_b, &len));
+        cr_assert_eq(len, ops >= 4 ? 1u : 0u);
+        cr_assert(verify(db, &run_a).ok);
+        cr_assert(verify(db, &run_b).ok);
+        test_close(db);
+    }
+}
+
+Test(eventlog, a_large_event_round_trips)
+{
+    cairn_db *db = test_open(NULL);
+    static char payload[2000];
+    memset(payload, 'x', sizeof payload);
+    uint64_t seq;
+    ASSERT_OK(cairn_event_append(db, &run_a, test_str("big"), cairn_slice_of(payload, sizeof payload), &seq,
+                                 NULL));
+    cairn_event ev;
+    ASSERT_OK(cairn_event_read(db, &run_a, 0, &ev));
+    cr_assert_eq(ev.payload.len, sizeof payload);
+    cr_assert(bytes_eq(ev.payload.data, payload, sizeof payload));
+    cairn_event_free(&ev);
+    cr_assert(verify(db, &run_a).ok);
+    test_close(db);
+}
+
+Test(eventlog, tx_forms_check_their_own_arguments)
+{
+    cairn_db *db = test_open(NULL);
+    append(db, &run_a, "t", "p", 0);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    uint64_t seq, len;
+    bool appended;
+    uint8_t h[CAIRN_EVENT_HASH_SIZE] = {0};
+    cairn_event_view view;
+    cairn_event_iter *it = NULL;
+    cairn_event_types types;
+    cairn_chain_report rep;
+    ASSERT_STATUS(cairn_event_append_once_tx(txn, NULL, test_str("id"), test_str("t"), test_str("p"), &seq,
+                                             NULL, &appended),
+                  CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_append_once_tx(txn, &run_a, cairn_slice_of(NULL, 3), test_str("t"),
+                                             test_str("p"), &seq, NULL, &appended),
+                  CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "event_id data is NULL") != NULL);
+    ASSERT_STATUS(cairn_event_append_once_tx(txn, &run_a, test_str("id"), cairn_slice_of(NULL, 0),
+                                             test_str("p"), &seq, NULL, &appended),
+                  CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_append_tx(txn, &run_a, cairn_slice_of(NULL, 2), test_str("p"), &seq, NULL),
+                  CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "type data is NULL") != NULL);
+    ASSERT_STATUS(cairn_event_read_tx(txn, &run_a, 0, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_len_tx(txn, NULL, &len), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_len_tx(txn, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_head_tx(txn, NULL, &view), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_head_tx(txn, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_iter_range(txn, NULL, 0, 1, &it), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_iter_range(txn, &run_a, 0, 1, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_iter_type(txn, &run_a, test_str("t"), 0, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_list_types_tx(txn, NULL, &types), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_list_types_tx(txn, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_verify_tx(txn, NULL, &rep), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_verify_tx(txn, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_verify_from_tx(txn, NULL, 0, h, &rep), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_verify_from_tx(txn, &run_a, 0, NULL, &rep), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "trusted_hash is NULL") != NULL);
+    ASSERT_STATUS(cairn_event_verify_from_tx(txn, &run_a, 0, h, NULL), CAIRN_INVALID_ARGUMENT);
+    /* a range that ends before it starts is empty */
+    ASSERT_OK(cairn_event_iter_range(txn, &run_a, 1, 0, &it));
+    ASSERT_STATUS(cairn_event_iter_next(it, &view), CAIRN_DONE);
+    cairn_event_iter_free(it);
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    ASSERT_STATUS(cairn_event_list_types(db, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    cairn_chain_report r;
+    ASSERT_STATUS(cairn_event_verify_from(db, &run_a, 0, NULL, &r), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_event_verify_from(db, &run_a, 0, h, NULL), CAIRN_INVALID_ARGUMENT);
+    test_close(db);
+}
