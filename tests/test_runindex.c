@@ -1282,3 +1282,341 @@ Test(runindex, primitives_refuse_writes_into_finished_runs)
     ASSERT_STATUS(cairn_kv_get(db, &id, test_str("k"), &v), CAIRN_NOT_FOUND);
     test_close(db);
 }
+
+/* ---- damaged records and entries, limits, the _tx forms' own checks ------------ */
+
+Test(runindex, unknown_statuses_allow_no_transition_and_free_accepts_null)
+{
+    cr_assert(!cairn_run_transition_allowed((cairn_run_status)0, CAIRN_RUN_ACTIVE));
+    cr_assert(!cairn_run_transition_allowed((cairn_run_status)7, CAIRN_RUN_ARCHIVED));
+    cairn_run_free(NULL);
+    cairn_run_list_free(NULL);
+}
+
+/* [0x01][id]: the key of run `id`'s stored record. */
+static size_t record_rest(const cairn_run_id *id, uint8_t out[1 + CAIRN_RUN_ID_SIZE])
+{
+    out[0] = 0x01;
+    memcpy(out + 1, id->bytes, CAIRN_RUN_ID_SIZE);
+    return 1 + CAIRN_RUN_ID_SIZE;
+}
+
+/* The stored bytes of run `id`, copied into `buf`; returns their length. */
+static size_t raw_run(cairn_db *db, const cairn_run_id *id, uint8_t *buf, size_t cap)
+{
+    uint8_t rest[1 + CAIRN_RUN_ID_SIZE];
+    cairn_run_id zero = test_zero_run();
+    cairn_key k;
+    HELPER_CHECK(cairn_key_make(&k, &zero, CAIRN_TAG_RUN, cairn_slice_of(rest, record_rest(id, rest))));
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    cairn_slice v;
+    ASSERT_OK(cairn_txn_get(txn, &k, &v));
+    cr_assert_leq(v.len, cap);
+    memcpy(buf, v.data, v.len);
+    size_t n = v.len;
+    ASSERT_OK(cairn_txn_commit(txn));
+    cairn_txn_free(txn);
+    return n;
+}
+
+/* [sub][created u64][id]: an index entry's key rest with the common tail. */
+static size_t entry_rest(uint8_t sub, const void *mid, size_t midlen, int64_t created,
+                         const cairn_run_id *id, uint8_t *out)
+{
+    out[0] = sub;
+    memcpy(out + 1, mid, midlen);
+    u64_to_be((uint64_t)created, out + 1 + midlen);
+    memcpy(out + 9 + midlen, id->bytes, CAIRN_RUN_ID_SIZE);
+    return 9 + midlen + CAIRN_RUN_ID_SIZE;
+}
+
+Test(runindex, a_malformed_stored_run_is_corrupt_to_every_reader)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, NULL);
+    uint8_t good[256], v[256], rest[1 + CAIRN_RUN_ID_SIZE];
+    size_t n = raw_run(db, &a, good, sizeof good);
+    cr_assert_eq(n, 67, "a run without name, tags, error or metadata is 67 bytes");
+    size_t rl = record_rest(&a, rest);
+    static const struct {
+        size_t at; /* the byte to change */
+        uint8_t byte;
+        const char *what;
+    } edits[] = {
+        {0, 2, "an unknown format"},
+        {1, 0, "status 0"},
+        {2, 1, "the parent flag with an all-zero parent"},
+        {60, 200, "a name past the end"},
+        {3, 1, "a tag of length 0"},
+        {60, 5, "a name that leaves no room for the error length"},
+        {61, 0x20, "an error longer than the limit"},
+        {60, 2, "a name that leaves no room for the metadata length"},
+        {66, 5, "metadata past the end"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(v, good, n);
+        v[edits[i].at] = edits[i].byte;
+        tamper(db, rest, rl, v, n, false);
+        cairn_run r;
+        cr_assert_eq(cairn_run_get(db, &a, &r), CAIRN_CORRUPT, "%s", edits[i].what);
+    }
+    /* one tag announced whose length runs past the end */
+    memcpy(v, good, n);
+    v[3] = 1;
+    v[61] = 9;
+    tamper(db, rest, rl, v, n, false);
+    cairn_run r;
+    cairn_run_list l;
+    cr_assert_eq(cairn_run_get(db, &a, &r), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "stored run is malformed") != NULL, "%s", db_msg(db));
+    cr_assert_eq(cairn_run_by_status(db, CAIRN_RUN_ACTIVE, NULL, 10, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "stored run is malformed") != NULL, "%s", db_msg(db));
+    cr_assert_eq(cairn_run_pause(db, &a), CAIRN_CORRUPT);
+    cr_assert_eq(cairn_run_delete(db, &a, 0), CAIRN_CORRUPT);
+    cr_assert_str_eq(first_problem(db), "the stored run cannot be decoded");
+
+    /* run a's bytes under another run's key */
+    cairn_run_id b = create(db, NULL, NULL, NULL);
+    tamper(db, rest, rl, good, n, false);
+    check_ok(db);
+    uint8_t rest_b[1 + CAIRN_RUN_ID_SIZE];
+    tamper(db, rest_b, record_rest(&b, rest_b), good, n, false);
+    cr_assert_eq(cairn_run_get(db, &b, &r), CAIRN_CORRUPT);
+    cr_assert_str_eq(first_problem(db), "the stored run carries another id than its key");
+    test_close(db);
+}
+
+Test(runindex, damaged_entries_are_corrupt_to_names_queries_and_deletes)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "n", NULL, NULL);
+    cairn_run_id ghost = test_run(0x77, 7);
+    cairn_run r;
+    cairn_run_list l;
+    /* the name entry: [0x02][field "n"] -> id */
+    const uint8_t name_rest[] = {0x02, 0, 1, 'n'};
+    tamper(db, name_rest, sizeof name_rest, "short", 5, false);
+    cr_assert_eq(cairn_run_get_by_name(db, test_str("n"), &r), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed name entry") != NULL, "%s", db_msg(db));
+    tamper(db, name_rest, sizeof name_rest, ghost.bytes, CAIRN_RUN_ID_SIZE, false);
+    cr_assert_eq(cairn_run_get_by_name(db, test_str("n"), &r), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "points at no run") != NULL, "%s", db_msg(db));
+    cr_assert_str_eq(first_problem(db), "its by-name index entry has a wrong value");
+    tamper(db, name_rest, sizeof name_rest, a.bytes, CAIRN_RUN_ID_SIZE, false);
+    check_ok(db);
+
+    /* by-status entries of active runs: one cut short, one naming no run */
+    uint8_t e[64];
+    const uint8_t active = CAIRN_RUN_ACTIVE;
+    size_t el = entry_rest(0x03, &active, 1, 5, &ghost, e);
+    tamper(db, e, el - 3, "", 0, false);
+    cr_assert_eq(cairn_run_by_status(db, CAIRN_RUN_ACTIVE, NULL, 10, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed index key") != NULL, "%s", db_msg(db));
+    tamper(db, e, el - 3, NULL, 0, true);
+    tamper(db, e, el, "", 0, false);
+    cr_assert_eq(cairn_run_by_status(db, CAIRN_RUN_ACTIVE, NULL, 10, &l), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "points at no run") != NULL, "%s", db_msg(db));
+    tamper(db, e, el, NULL, 0, true);
+    ASSERT_OK(cairn_run_by_status(db, CAIRN_RUN_ACTIVE, NULL, 10, &l));
+    cr_assert_eq(l.n, 1);
+    cairn_run_list_free(&l);
+
+    /* by-parent entries under a: one cut short, one naming no run */
+    el = entry_rest(0x06, a.bytes, CAIRN_RUN_ID_SIZE, 5, &ghost, e);
+    tamper(db, e, el - 3, "", 0, false);
+    cr_assert_eq(cairn_run_delete(db, &a, CAIRN_RUN_DELETE_CHILDREN), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "malformed index key") != NULL, "%s", db_msg(db));
+    tamper(db, e, el - 3, NULL, 0, true);
+    tamper(db, e, el, "", 0, false);
+    cr_assert_eq(cairn_run_delete(db, &a, CAIRN_RUN_DELETE_CHILDREN), CAIRN_CORRUPT);
+    cr_assert(strstr(db_msg(db), "by-parent entry points at no run") != NULL, "%s", db_msg(db));
+    tamper(db, e, el, NULL, 0, true);
+    ASSERT_OK(cairn_run_get(db, &a, &r));
+    cairn_run_free(&r);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, the_checker_reports_malformed_keys_and_entries)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, NULL, NULL, "t");
+    check_ok(db);
+    cairn_run_id ghost = test_run(0x77, 7);
+    uint8_t e[64];
+    size_t tail = entry_rest(0x07, "", 0, 5, &ghost, e) - 1;
+    static const struct {
+        uint8_t rest[8];
+        size_t len;
+        bool tail; /* followed by a whole [created][id] tail */
+        const char *why;
+    } keys[] = {
+        {{0x01, 1, 2, 3}, 4, false, "a malformed run key"},
+        {{0x09}, 1, false, "a run index key of unknown sub-kind 0x09"},
+        {{0x03}, 1, false, "a malformed index entry"},          /* no status */
+        {{0x04, 0}, 2, false, "a malformed index entry"},       /* half a field length */
+        {{0x04, 0, 9, 'a'}, 4, false, "a malformed index entry"}, /* field past the end */
+        {{0x04, 0, 0}, 3, true, "a malformed index entry"},     /* an empty tag */
+        {{0x06, 1, 2, 3}, 4, false, "a malformed index entry"}, /* half a parent id */
+        {{0x07, 1, 2, 3}, 4, false, "a malformed index entry"}, /* half a tail */
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        uint8_t rest[64];
+        size_t len = keys[i].len;
+        memcpy(rest, keys[i].rest, len);
+        if (keys[i].tail) {
+            memcpy(rest + len, e + 1, tail);
+            len += tail;
+        }
+        tamper(db, rest, len, "", 0, false);
+        cr_assert_str_eq(first_problem(db), keys[i].why, "key %zu", i);
+        tamper(db, rest, len, NULL, 0, true);
+    }
+    /* a name entry whose value is not an id */
+    const uint8_t name_rest[] = {0x02, 0, 1, 'z'};
+    tamper(db, name_rest, sizeof name_rest, "abc", 3, false);
+    cr_assert_str_eq(first_problem(db), "a malformed index entry");
+    tamper(db, name_rest, sizeof name_rest, NULL, 0, true);
+    check_ok(db);
+
+    /* a stored run naming its one tag twice needs two entries more than
+     * the index holds: [3] ntags, then after the empty name at [60] the tag */
+    uint8_t v[256], rest[1 + CAIRN_RUN_ID_SIZE];
+    size_t n = raw_run(db, &a, v, sizeof v);
+    cr_assert_eq(n, 69);
+    memmove(v + 63, v + 61, n - 61);
+    v[3] = 2;
+    n += 2;
+    tamper(db, rest, record_rest(&a, rest), v, n, false);
+    cr_assert_str_eq(first_problem(db), "the index holds 5, not 7 entries");
+    test_close(db);
+
+    /* a child whose parent's record is gone */
+    db = open_mem();
+    cairn_run_id p = create(db, NULL, NULL, NULL);
+    create(db, NULL, &p, NULL);
+    check_ok(db);
+    tamper(db, rest, record_rest(&p, rest), NULL, 0, true);
+    cr_assert_str_eq(first_problem(db), "its parent is not a registered run");
+    test_close(db);
+}
+
+Test(runindex, changes_past_the_transaction_limits_fail_whole)
+{
+    /* a run with one tag is six writes: the run, by-status, by-parent,
+     * by-created, by-tag and by-status-tag */
+    for (uint32_t ops = 1; ops <= 6; ops++) {
+        cairn_options o;
+        cairn_options_init(&o);
+        o.max_txn_ops = ops;
+        cairn_db *db = test_open(&o);
+        cairn_run_spec s;
+        cairn_run_spec_init(&s);
+        cairn_slice tags[1] = {test_str("t")};
+        s.tags = tags;
+        s.ntags = 1;
+        cairn_run_id id;
+        cairn_status st = cairn_run_create(db, &s, &id);
+        uint64_t count = 9;
+        ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ACTIVE, &count));
+        if (ops < 6) {
+            cr_assert_eq(st, CAIRN_TOO_LARGE, "max_txn_ops %u: %s", ops, cairn_status_name(st));
+            cr_assert_eq(count, 0);
+        } else {
+            ASSERT_OK(st);
+            cr_assert_eq(count, 1);
+            /* a pause after four writes of the caller's runs out while
+             * deleting the old entries, and leaves the run active */
+            cairn_txn *txn = NULL;
+            ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+            cairn_run_id other = test_run(0x55, 1);
+            for (int i = 0; i < 3; i++) {
+                cairn_key k = test_kv(&other, i == 0 ? "a" : i == 1 ? "b" : "c");
+                ASSERT_OK(cairn_txn_put(txn, &k, test_str("v")));
+            }
+            cr_assert_eq(cairn_run_update_status_tx(txn, &id, CAIRN_RUN_PAUSED), CAIRN_TOO_LARGE);
+            cairn_txn_abort(txn);
+            cairn_txn_free(txn);
+            cr_assert_eq(status_of(db, &id), CAIRN_RUN_ACTIVE);
+            /* and a delete of the run and its KV keys past the limit */
+            for (int i = 0; i < 6; i++) {
+                char key[8];
+                snprintf(key, sizeof key, "k%d", i);
+                ASSERT_OK(cairn_kv_put(db, &id, test_str(key), test_str("v")));
+            }
+            cr_assert_eq(cairn_run_delete(db, &id, 0), CAIRN_TOO_LARGE);
+            cr_assert_eq(status_of(db, &id), CAIRN_RUN_ACTIVE);
+            check_ok(db);
+        }
+        test_close(db);
+    }
+    /* a run larger than max_value_size */
+    cairn_options o;
+    cairn_options_init(&o);
+    o.max_value_size = 256;
+    cairn_db *db = test_open(&o);
+    static char meta[300];
+    cairn_run_spec s;
+    cairn_run_spec_init(&s);
+    s.metadata = cairn_slice_of(meta, sizeof meta);
+    cr_assert_eq(cairn_run_create(db, &s, NULL), CAIRN_TOO_LARGE);
+    cr_assert(strstr(db_msg(db), "max_value_size") != NULL, "%s", db_msg(db));
+    test_close(db);
+}
+
+Test(runindex, a_cascade_deletes_more_children_than_fit_one_batch)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id root = create(db, NULL, NULL, NULL);
+    for (int i = 0; i < 40; i++) {
+        cairn_run_id c = create(db, NULL, &root, NULL);
+        if (i % 10 == 0)
+            create(db, NULL, &c, NULL);
+    }
+    uint64_t count;
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ACTIVE, &count));
+    cr_assert_eq(count, 45);
+    ASSERT_OK(cairn_run_delete(db, &root, CAIRN_RUN_DELETE_CHILDREN));
+    ASSERT_OK(cairn_run_count(db, CAIRN_RUN_ACTIVE, &count));
+    cr_assert_eq(count, 0);
+    check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, tx_forms_check_their_own_arguments)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "n", NULL, NULL);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    cairn_run_list l;
+    cairn_run_report rep;
+    uint64_t count;
+    cr_assert_eq(cairn_run_get_tx(txn, &a, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "runp is NULL") != NULL);
+    cr_assert_eq(cairn_run_get_by_name_tx(txn, test_str("n"), NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_run_list_all_tx(txn, NULL, 5, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "listp is NULL") != NULL);
+    cr_assert_eq(cairn_run_by_time_tx(txn, 0, 10, NULL, 0, &l), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_run_by_status_tag_tx(txn, (cairn_run_status)9, test_str("t"), NULL, 5, &l),
+                 CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_run_count_tx(txn, (cairn_run_status)0, &count), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_run_check_tx(txn, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "reportp is NULL") != NULL);
+    cr_assert_eq(cairn_run_set_metadata_tx(txn, &a, cairn_slice_of(NULL, 2)), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(cairn_run_remove_tag_tx(txn, NULL, test_str("t")), CAIRN_INVALID_ARGUMENT);
+    /* a cursor at or past the end of a time range leaves nothing to list */
+    cairn_run_cursor cur = {.set = true, .created_us = INT64_MAX / 2, .id = a};
+    ASSERT_OK(cairn_run_by_time_tx(txn, 0, 1000, &cur, 5, &l));
+    cr_assert_eq(l.n, 0);
+    ASSERT_OK(cairn_txn_commit(txn));
+    /* every _tx form answers CAIRN_TXN_FINISHED once the transaction is done */
+    cairn_run_view v;
+    cr_assert_eq(cairn_run_create_tx(txn, NULL, NULL), CAIRN_TXN_FINISHED);
+    cr_assert_eq(cairn_run_get_tx(txn, &a, &v), CAIRN_TXN_FINISHED);
+    cr_assert_eq(cairn_run_check_tx(txn, &rep), CAIRN_TXN_FINISHED);
+    cr_assert_eq(cairn_run_count_tx(txn, CAIRN_RUN_ACTIVE, &count), CAIRN_TXN_FINISHED);
+    cairn_txn_free(txn);
+    test_close(db);
+}
