@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <xxhash.h>
 
 #include "wal/segment.h"
 #include "wal_test_util.h"
@@ -668,4 +669,268 @@ Test(wal, remove_segments_before_never_removes_the_current_one)
         cr_assert_eq(rep.segments_read, 1);
     }
     free(cur);
+}
+
+/* ---- arguments, segment headers and names, odd bytes at the end ------------ */
+
+Test(wal, open_refuses_null_arguments_bad_sizes_and_bad_resume_positions)
+{
+    wal_config cfg = wt_config(1 << 20);
+    wal *w = NULL;
+    wal_err err;
+
+    cr_assert_eq(wal_open(NULL, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_open(fs, dir, NULL, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cfg.segment_size = WAL_SEGMENT_MIN_SIZE - 1;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(err.msg, "segment_size") != NULL, "message: %s", err.msg);
+    cfg = wt_config(1 << 20);
+    cfg.first_segment = 0;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_close(NULL), CAIRN_OK);
+
+    w = open_wal(wt_config(1 << 20));
+    append_range(w, 1, 3, 10);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    cfg = wt_config(1 << 20);
+    cfg.resume_segment = 5;
+    cfg.resume_offset = WAL_SEGMENT_HEADER_SIZE;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(err.msg, "not the newest segment") != NULL, "message: %s", err.msg);
+    cfg.resume_segment = 1;
+    cfg.resume_offset = 10;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(err.msg, "outside segment") != NULL, "message: %s", err.msg);
+    cfg.resume_offset = (1 << 20) + 1;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_INVALID_ARGUMENT);
+    /* a resume into another database's log */
+    cfg.resume_offset = WAL_SEGMENT_HEADER_SIZE;
+    cfg.db_id[0] ^= 1;
+    cr_assert_eq(wal_open(fs, dir, &cfg, &w, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "another database") != NULL, "message: %s", err.msg);
+}
+
+Test(wal, appends_and_waits_refuse_what_cannot_be_logged_or_waited_for)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    uint64_t lsn = 0, done = 0;
+    const uint8_t key[] = "k";
+    wal_op op = {.type = WAL_OP_PUT, .key = key, .key_len = 0};
+
+    /* an op without a key, or of no known type, makes no record */
+    cr_assert_eq(wal_append_ops(w, 1, &op, 1, &lsn), CAIRN_INVALID_ARGUMENT);
+    op.key_len = 1;
+    op.type = 9;
+    cr_assert_eq(wal_append_ops(w, 1, &op, 1, &lsn), CAIRN_INVALID_ARGUMENT);
+    op.type = WAL_OP_PUT;
+    cr_assert_eq(wal_append_ops(w, 1, &op, 1, &lsn), CAIRN_OK);
+    cr_assert_eq(wal_wait_durable(w, lsn, (cairn_durability)9), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_wait_durable(w, lsn + 1000, CAIRN_DURABILITY_SYNC), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_commit_wait(w, 1, lsn, (cairn_durability)9, &done), CAIRN_INVALID_ARGUMENT);
+    /* once poisoned, a commit wait answers CAIRN_IO */
+    wal_fs_fail_nth(fs, WAL_FS_OP_SYNC, 1, EIO, false);
+    cr_assert_eq(wal_wait_durable(w, lsn, CAIRN_DURABILITY_SYNC), CAIRN_IO);
+    cr_assert_eq(wal_commit_wait(w, 1, lsn, CAIRN_DURABILITY_NONE, &done), CAIRN_IO);
+    cr_assert_eq(wal_close(w), CAIRN_IO);
+}
+
+Test(wal, replay_without_an_id_or_callback_takes_the_first_segments_id_and_counts)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    wal_replay_report rep;
+    wal_err err;
+
+    append_range(w, 1, 7, 20);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    cr_assert_eq(wal_replay(NULL, dir, NULL, 0, NULL, NULL, true, &rep, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_replay(fs, dir, NULL, 0, NULL, NULL, true, NULL, &err), CAIRN_INVALID_ARGUMENT);
+    cr_assert_eq(wal_replay(fs, dir, NULL, 3, NULL, NULL, true, &rep, &err), CAIRN_OK, "%s", err.msg);
+    cr_assert_eq(rep.records_read, 7);
+    cr_assert_eq(rep.records_replayed, 4);
+    cr_assert_eq(rep.last_version, 7);
+    cr_assert_eq(rep.db_id[0], 0xa0);
+}
+
+static cairn_status refuse_version_3(void *ctx, uint64_t version, const wal_op *ops, size_t n)
+{
+    (void)ops;
+    (void)n;
+    *(uint64_t *)ctx = version;
+    return version == 3 ? CAIRN_NO_MEMORY : CAIRN_OK;
+}
+
+Test(wal, a_callback_refusing_a_record_stops_replay_with_its_status)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    wal_replay_report rep;
+    wal_err err;
+    uint64_t last = 0;
+
+    append_range(w, 1, 5, 20);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    cr_assert_eq(wal_replay(fs, dir, NULL, 0, refuse_version_3, &last, true, &rep, &err),
+                 CAIRN_NO_MEMORY);
+    cr_assert_eq(last, 3);
+    cr_assert(strstr(err.msg, "callback refused version 3") != NULL, "message: %s", err.msg);
+}
+
+Test(wal, a_record_repeating_an_older_version_is_corrupt)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    char *seg = segment_path(1);
+    size_t n1 = 0, n2 = 0;
+    uint8_t *r1 = wt_make_record(1, 20, &n1);
+    wal_replay_report rep;
+    wt_replayed r;
+    wal_err err;
+
+    free(wt_make_record(2, 20, &n2));
+    cr_assert_eq(n1, n2, "records 1 and 2 have one size");
+    append_range(w, 1, 3, 20);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    /* record 1's bytes again where record 2 was */
+    wt_patch_file(seg, WAL_SEGMENT_HEADER_SIZE + n1, r1, n1);
+    cr_assert_eq(replay(&r, 0, true, &rep, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "version 1 does not follow 1") != NULL, "message: %s", err.msg);
+    free(r1);
+    free(seg);
+}
+
+Test(wal, fewer_bytes_than_a_length_field_end_the_log_when_zero_and_are_torn_otherwise)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    char *seg = segment_path(1);
+    uint64_t end = WAL_SEGMENT_HEADER_SIZE;
+    const uint8_t junk[3] = {0xab, 0xcd, 0xef};
+    wal_replay_report rep;
+    wt_replayed r;
+
+    append_range(w, 1, 4, 20);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    for (uint64_t v = 1; v <= 4; v++)
+        end += record_size(v, 20);
+    cr_assert_eq(truncate(seg, (off_t)(end + 3)), 0);
+    cr_assert_eq(replay(&r, 0, true, &rep, NULL), CAIRN_OK);
+    cr_assert_eq(r.n, 4);
+    cr_assert_not(rep.torn);
+    wt_patch_file(seg, end, junk, sizeof junk);
+    cr_assert_eq(replay(&r, 0, true, &rep, NULL), CAIRN_OK);
+    cr_assert_eq(r.n, 4);
+    cr_assert(rep.torn);
+    cr_assert_eq(rep.torn_offset, end);
+    free(seg);
+}
+
+Test(wal, a_last_record_whose_length_is_below_a_header_is_a_torn_tail)
+{
+    wal *w = open_wal(wt_config(1 << 20));
+    char *seg = segment_path(1);
+    uint64_t off = WAL_SEGMENT_HEADER_SIZE;
+    uint8_t len[4];
+    wal_replay_report rep;
+    wt_replayed r;
+
+    append_range(w, 1, 5, 20);
+    cr_assert_eq(wal_close(w), CAIRN_OK);
+    for (uint64_t v = 1; v < 5; v++)
+        off += record_size(v, 20);
+    wal_put_u32(len, 3);
+    wt_patch_file(seg, off, len, sizeof len);
+    cr_assert_eq(replay(&r, 0, true, &rep, NULL), CAIRN_OK);
+    cr_assert_eq(r.n, 4);
+    cr_assert(rep.torn);
+    cr_assert_eq(rep.torn_offset, off);
+    free(seg);
+}
+
+/* Encodes `h`, writes the u32 `value` at byte `at` and re-seals the checksum. */
+static void header_with(uint8_t *out, const wal_segment_header *h, size_t at, uint32_t value)
+{
+    wal_segment_header_encode(out, h);
+    wal_put_u32(out + at, value);
+    wal_put_u64(out + 56, XXH3_64bits(out, 56));
+}
+
+Test(wal, segment_headers_refuse_bad_magic_format_and_size)
+{
+    wal_segment_header h = {.segment_no = 7, .prev_version = 3}, got;
+    uint8_t buf[WAL_SEGMENT_HEADER_SIZE];
+    wal_err err;
+
+    wal_segment_header_encode(buf, &h);
+    cr_assert_eq(wal_segment_header_decode(buf, &got, &err), CAIRN_OK);
+    cr_assert_eq(got.segment_no, 7);
+    cr_assert_eq(got.prev_version, 3);
+    buf[0] ^= 1;
+    cr_assert_eq(wal_segment_header_decode(buf, &got, &err), CAIRN_CORRUPT);
+    cr_assert_str_eq(err.msg, "bad segment magic");
+    header_with(buf, &h, 8, WAL_FORMAT_VERSION + 1);
+    cr_assert_eq(wal_segment_header_decode(buf, &got, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "format version 2") != NULL, "message: %s", err.msg);
+    header_with(buf, &h, 12, 128);
+    cr_assert_eq(wal_segment_header_decode(buf, &got, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "header size 128") != NULL, "message: %s", err.msg);
+}
+
+Test(wal, segment_names_parse_only_in_their_canonical_spelling)
+{
+    uint64_t no = 0;
+
+    cr_assert(wal_segment_parse_name("000042.wal", &no));
+    cr_assert_eq(no, 42);
+    cr_assert(wal_segment_parse_name("1234567.wal", &no));
+    cr_assert_eq(no, 1234567);
+    cr_assert_not(wal_segment_parse_name("0000042.wal", &no), "a seventh digit as a leading zero");
+    cr_assert_not(wal_segment_parse_name("00042.wal", &no), "fewer than six digits");
+    cr_assert_not(wal_segment_parse_name("000042.wal.tmp", &no));
+    cr_assert_not(wal_segment_parse_name("99999999999999999999.wal", &no), "past 64 bits");
+    cr_assert_not(wal_segment_parse_name("123456789012345678901.wal", &no), "21 digits");
+}
+
+Test(wal, segment_create_and_open_check_what_they_find)
+{
+    char *waldir = wal_dir_path(dir);
+    wal_segment_header h = {.segment_no = 1}, got;
+    wal_file *f = NULL;
+    uint64_t size = 0;
+    wal_err err;
+
+    memset(h.db_id, 0x5a, sizeof h.db_id);
+    cr_assert_eq(wal_fs_mkdir(fs, waldir, &err), CAIRN_OK);
+    cr_assert_eq(wal_segment_create(fs, waldir, &h, WAL_SEGMENT_MIN_SIZE, &f, &err), CAIRN_OK, "%s",
+                 err.msg);
+    wal_file_close(f);
+    f = NULL;
+    cr_assert_eq(wal_segment_create(fs, waldir, &h, WAL_SEGMENT_MIN_SIZE, &f, &err), CAIRN_EXISTS);
+    cr_assert(strstr(err.msg, "already exists") != NULL, "message: %s", err.msg);
+    cr_assert_eq(wal_segment_open(fs, waldir, 3, false, NULL, &f, &got, &size, &err), CAIRN_NOT_FOUND);
+
+    /* a segment shorter than its header */
+    char *two = wt_path(waldir, "000002.wal");
+    FILE *fp = fopen(two, "wb");
+    cr_assert_not_null(fp);
+    fputs("CAIRNWAL", fp);
+    fclose(fp);
+    cr_assert_eq(wal_segment_open(fs, waldir, 2, false, NULL, &f, &got, &size, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "shorter than the segment header") != NULL, "message: %s", err.msg);
+
+    /* segment 1's bytes under the name of segment 4 */
+    size_t n = 0;
+    char *one = wt_path(waldir, "000001.wal"), *four = wt_path(waldir, "000004.wal");
+    uint8_t *bytes = wt_read_file(one, &n);
+    cr_assert_not_null(bytes);
+    fp = fopen(four, "wb");
+    cr_assert_not_null(fp);
+    cr_assert_eq(fwrite(bytes, 1, n, fp), n);
+    fclose(fp);
+    cr_assert_eq(wal_segment_open(fs, waldir, 4, false, NULL, &f, &got, &size, &err), CAIRN_CORRUPT);
+    cr_assert(strstr(err.msg, "header names segment 1") != NULL, "message: %s", err.msg);
+    cr_assert_eq(wal_segment_open(fs, waldir, 1, false, h.db_id, &f, &got, &size, &err), CAIRN_OK);
+    cr_assert_eq(size, WAL_SEGMENT_MIN_SIZE);
+    wal_file_close(f);
+    free(bytes);
+    free(one);
+    free(two);
+    free(four);
+    free(waldir);
 }
