@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sys/mman.h>
 
 #include "wal_test_util.h"
 
@@ -462,6 +463,104 @@ Test(file, posix_layer_has_no_injector_and_reports_real_errors)
     cr_assert_eq(wal_file_open(p, path, WAL_OPEN_CREATE, &f, &err), CAIRN_NOT_FOUND);
     cr_assert(strstr(err.msg, "No such file") != NULL, "message: %s", err.msg);
     cr_assert_eq(wal_fs_crash(p, 0, NULL), CAIRN_UNSUPPORTED);
+    wal_fs_free(p);
+    free(path);
+}
+
+Test(file, crash_removes_a_directory_made_since_its_parent_was_synced)
+{
+    char *gone = wt_path(dir, "gone"), *kept = wt_path(dir, "kept");
+    struct stat sb;
+
+    cr_assert_eq(wal_fs_mkdir(fs, kept, NULL), CAIRN_OK);
+    cr_assert_eq(wal_fs_sync_dir(fs, dir, NULL), CAIRN_OK);
+    cr_assert_eq(wal_fs_mkdir(fs, gone, NULL), CAIRN_OK);
+    cr_assert_eq(wal_fs_crash(fs, 0, NULL), CAIRN_OK);
+    cr_assert_neq(stat(gone, &sb), 0, "the unsynced directory is gone");
+    cr_assert_eq(stat(kept, &sb), 0, "the synced directory stays");
+    free(gone);
+    free(kept);
+}
+
+Test(file, crash_ignores_a_file_removed_behind_the_layers_back)
+{
+    char *path = wt_path(dir, "f");
+    wal_file *f = NULL;
+
+    cr_assert_eq(wal_file_open(fs, path, WAL_OPEN_CREATE, &f, NULL), CAIRN_OK);
+    cr_assert_eq(wal_file_append(f, "abc", 3, NULL), CAIRN_OK);
+    wal_file_close(f);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(wal_fs_crash(fs, 0, NULL), CAIRN_OK);
+    cr_assert_not(wt_file_exists(path));
+    free(path);
+}
+
+Test(file, failing_system_calls_answer_with_the_operation_and_path)
+{
+    char *plain = make_synced("plain", 0x11, 16);
+    char *under = wt_path(plain, "child"), *missing = wt_path(dir, "missing");
+    wal_file *f = NULL;
+    char **names = NULL;
+    size_t n = 0, got = 0;
+    uint8_t buf[8];
+    wal_lock *lock = NULL;
+    wal_err err;
+
+    /* a path through a regular file */
+    cr_assert_eq(wal_file_open(fs, under, WAL_OPEN_CREATE, &f, &err), CAIRN_IO);
+    cr_assert(strstr(err.msg, "open") != NULL && strstr(err.msg, under) != NULL, "message: %s", err.msg);
+    cr_assert_eq(wal_fs_list(fs, plain, &names, &n, &err), CAIRN_IO);
+    cr_assert(strstr(err.msg, "list directory") != NULL, "message: %s", err.msg);
+    cr_assert_eq(wal_fs_lock(fs, plain, &lock, &err), CAIRN_IO);
+    cr_assert(strstr(err.msg, "LOCK") != NULL, "message: %s", err.msg);
+    /* renaming or syncing what is not there */
+    cr_assert_neq(wal_fs_rename(fs, missing, plain, &err), CAIRN_OK);
+    cr_assert(strstr(err.msg, missing) != NULL, "message: %s", err.msg);
+    cr_assert_neq(wal_fs_sync_dir(fs, missing, &err), CAIRN_OK);
+    cr_assert(strstr(err.msg, missing) != NULL, "message: %s", err.msg);
+    /* listing on a layer that lost power */
+    cr_assert_eq(wal_fs_crash(fs, 0, &err), CAIRN_OK, "%s", err.msg);
+    cr_assert_eq(wal_fs_list(fs, dir, &names, &n, &err), CAIRN_IO);
+    wal_fs_restart(fs);
+    cr_assert_eq(wal_fs_list(fs, dir, &names, &n, &err), CAIRN_OK);
+    wal_fs_list_free(names, n);
+    /* a directory opened as a file cannot be read (the power-loss model
+     * tracks files only: no crash after this) */
+    cr_assert_eq(wal_file_open(fs, dir, WAL_OPEN_READ, &f, &err), CAIRN_OK, "%s", err.msg);
+    cr_assert_eq(wal_file_pread(f, buf, sizeof buf, 0, &got, &err), CAIRN_IO);
+    cr_assert(strstr(err.msg, "read") != NULL, "message: %s", err.msg);
+    wal_file_close(f);
+    free(plain);
+    free(under);
+    free(missing);
+}
+
+Test(file, mapping_needs_a_layer_that_can_map_and_a_length)
+{
+    char *path = make_synced("m", 0x22, 4096);
+    wal_fs *p = NULL;
+    wal_file *f = NULL;
+    uint8_t *map = NULL;
+    wal_err err;
+
+    cr_assert_eq(wal_file_open(fs, path, WAL_OPEN_WRITE, &f, NULL), CAIRN_OK);
+    cr_assert_not(wal_fs_can_map(fs));
+    cr_assert_eq(wal_file_map(f, 4096, &map, &err), CAIRN_UNSUPPORTED);
+    cr_assert(strstr(err.msg, "cannot map") != NULL, "message: %s", err.msg);
+    wal_file_close(f);
+
+    cr_assert_eq(wal_fs_new_posix(&p), CAIRN_OK);
+    wal_fs_restart(p); /* a no-op on the POSIX layer */
+    cr_assert_eq(wal_file_open(p, path, WAL_OPEN_WRITE, &f, NULL), CAIRN_OK);
+    if (wal_fs_can_map(p)) {
+        cr_assert_eq(wal_file_map(f, 0, &map, &err), CAIRN_INVALID_ARGUMENT);
+        cr_assert(strstr(err.msg, "bad length") != NULL, "message: %s", err.msg);
+        cr_assert_eq(wal_file_map(f, 4096, &map, &err), CAIRN_OK);
+        cr_assert_eq(map[0], 0x22);
+        munmap(map, 4096);
+    }
+    wal_file_close(f);
     wal_fs_free(p);
     free(path);
 }
