@@ -484,3 +484,49 @@ Test(kv, keys_and_ttls_survive_reopen_and_checkpoints_drop_expired_keys)
     ASSERT_OK(cairn_db_close(db));
     test_rm_tree(base);
 }
+
+Test(kv, tx_forms_check_their_own_arguments_and_refuse_finished_transactions)
+{
+    cairn_db *db = test_open(NULL);
+    ASSERT_OK(cairn_kv_put(db, &run_a, test_str("a"), test_str("1")));
+    ASSERT_OK(cairn_kv_put(db, &run_a, test_str("b"), test_str("22")));
+    cairn_slice keys[2] = {test_str("a"), test_str("b")}, v;
+    cairn_status sts[2];
+    bool exists;
+    cairn_kv_list l;
+    cairn_slice none = cairn_slice_of(NULL, 0);
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_STATUS(cairn_kv_get_tx(txn, &run_a, test_str("a"), NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "valuep is NULL") != NULL);
+    ASSERT_STATUS(cairn_kv_exists_tx(txn, &run_a, test_str("a"), NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "existsp is NULL") != NULL);
+    ASSERT_STATUS(cairn_kv_get_many_tx(txn, &run_a, keys, 2, NULL, sts), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "values is NULL") != NULL);
+    ASSERT_STATUS(cairn_kv_put_ttl_tx(txn, &run_a, test_str("t"), test_str("v"), 0), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_kv_put_ttl_tx(txn, &run_a, test_str("t"), test_str("v"), -1), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "ttl_us must be > 0") != NULL);
+    ASSERT_STATUS(cairn_kv_list_pairs_tx(txn, &run_a, none, none, 5, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "listp is NULL") != NULL);
+    /* keys only, from the _tx form: borrowed until the transaction ends */
+    ASSERT_OK(cairn_kv_list_keys_tx(txn, &run_a, none, none, 5, &l));
+    cr_assert_eq(l.n, 2);
+    cr_assert(slice_eq_str(l.items[0].key, "a") && slice_eq_str(l.items[1].key, "b"));
+    cairn_kv_list_free(&l);
+    ASSERT_OK(cairn_txn_commit(txn));
+    ASSERT_STATUS(cairn_kv_get_tx(txn, &run_a, test_str("a"), &v), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_kv_exists_tx(txn, &run_a, test_str("a"), &exists), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_kv_delete_tx(txn, &run_a, test_str("a"), NULL), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_kv_list_keys_tx(txn, &run_a, none, none, 5, &l), CAIRN_TXN_FINISHED);
+    cairn_txn_free(txn);
+    cairn_kv_list_free(NULL);
+
+    cairn_bytes vals[2];
+    cairn_run_id zero = test_zero_run();
+    ASSERT_STATUS(cairn_kv_get_many(db, &run_a, keys, 2, NULL, sts), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_kv_get_many(db, &run_a, NULL, 2, vals, sts), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_kv_sweep_expired(NULL, &run_a, NULL), CAIRN_INVALID_ARGUMENT);
+    ASSERT_STATUS(cairn_kv_sweep_expired(db, &zero, NULL), CAIRN_INVALID_ARGUMENT);
+    expect_value(db, &run_a, "a", "1");
+    test_close(db);
+}
