@@ -863,3 +863,31 @@ Test(statecell, versions_and_times_survive_reopen_and_checkpoints)
     ASSERT_OK(cairn_db_close(db));
     test_rm_tree(base);
 }
+
+Test(statecell, tx_forms_check_their_own_arguments_and_refuse_finished_transactions)
+{
+    cairn_db *db = test_open(NULL);
+    ASSERT_OK(cairn_cell_init(db, &run_a, test_str("c"), test_str("v")));
+    cairn_slice none = cairn_slice_of(NULL, 0);
+    cairn_cell_list l;
+    bool exists;
+    uint64_t version;
+    cairn_txn *txn = NULL;
+    ASSERT_OK(cairn_txn_begin(db, NULL, &txn));
+    ASSERT_STATUS(cairn_cell_exists_tx(txn, &run_a, test_str("c"), NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "existsp is NULL") != NULL);
+    ASSERT_STATUS(cairn_cell_list_names_tx(txn, &run_a, none, none, 5, NULL), CAIRN_INVALID_ARGUMENT);
+    cr_assert(strstr(cairn_txn_errmsg(txn), "listp is NULL") != NULL);
+    ASSERT_OK(cairn_txn_commit(txn));
+    ASSERT_STATUS(cairn_cell_exists_tx(txn, &run_a, test_str("c"), &exists), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_cell_init_tx(txn, &run_a, test_str("d"), test_str("v")), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_cell_cas_tx(txn, &run_a, test_str("c"), 1, test_str("w"), &version),
+                  CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_cell_delete_tx(txn, &run_a, test_str("c"), NULL), CAIRN_TXN_FINISHED);
+    ASSERT_STATUS(cairn_cell_list_names_tx(txn, &run_a, none, none, 5, &l), CAIRN_TXN_FINISHED);
+    cairn_txn_free(txn);
+    cairn_cell_list_free(NULL);
+    ASSERT_OK(cairn_cell_exists(db, &run_a, test_str("c"), &exists));
+    cr_assert(exists);
+    test_close(db);
+}
