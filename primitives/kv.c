@@ -452,6 +452,29 @@ static bool expired_at(cairn_txn *txn, const uint8_t *key, size_t len)
            !version_live(v, txn->now_us);
 }
 
+cairn_status kv_delete_expired_tx(cairn_txn *txn, const cairn_run_id *run)
+{
+    cairn_key pfx, end, k;
+    cairn_key_init(&pfx, run, CAIRN_TAG_KV);
+    cairn_status st = cairn_key_prefix_end(&pfx, &end);
+    if (st != CAIRN_OK)
+        return st;
+    index_cursor cur;
+    index_cursor_seek(&cur, &txn->db->ix, pfx.bytes, pfx.len);
+    node *n;
+    while ((n = index_cursor_next(&cur, &txn->db->ix)) != NULL) {
+        if (key_cmp(n->key, n->keylen, end.bytes, end.len) >= 0)
+            break;
+        if (!expired_at(txn, n->key, n->keylen))
+            continue;
+        k.len = n->keylen;
+        memcpy(k.bytes, n->key, n->keylen);
+        if ((st = cairn_txn_delete(txn, &k)) != CAIRN_OK) /* buffered: the walk is unaffected */
+            return st;
+    }
+    return CAIRN_OK;
+}
+
 /* Read-only: collects up to SWEEP_BATCH expired KV keys from sw->from on. */
 static cairn_status sweep_find(cairn_txn *txn, void *p)
 {

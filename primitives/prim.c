@@ -167,10 +167,17 @@ cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag t
     if ((st = cairn_key_prefix_end(&pfx, &end)) != CAIRN_OK)
         return prim_txn_err(txn, st, "%s: bad prefix", fn);
     /* start at the later of the prefix and just after the cursor */
-    if (after.len) {
-        if (start.len == CAIRN_KEY_MAX)
-            return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: the cursor is too long", fn);
+    if (after.len && start.len < CAIRN_KEY_MAX) {
         start.bytes[start.len++] = 0; /* the smallest key after the cursor */
+    } else if (after.len) {
+        /* No key extends a key of the maximum length: the smallest key
+         * after it ends at its last byte below 0xFF, incremented. */
+        while (start.len > 0 && start.bytes[start.len - 1] == 0xFF)
+            start.len--;
+        if (start.len == 0) /* no key at all follows it */
+            start = end;
+        else
+            start.bytes[start.len - 1]++;
     }
     if (key_cmp(start.bytes, start.len, pfx.bytes, pfx.len) < 0)
         start = pfx;

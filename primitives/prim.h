@@ -95,4 +95,9 @@ cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag t
 /* A limit for a list call: 1..CAIRN_LIST_LIMIT_MAX. */
 cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn);
 
+/* Deletes, in `txn`, the KV keys of `run` whose value the transaction
+ * cannot see only because it expired (a scan skips them; removing a run
+ * must not leave them stored).  In kv.c. */
+cairn_status kv_delete_expired_tx(cairn_txn *txn, const cairn_run_id *run);
+
 #endif

@@ -632,7 +632,10 @@ static cairn_status purge_run_keys(cairn_txn *txn, const cairn_run_id *id)
             break;
     }
     cairn_iter_free(it);
-    return st == CAIRN_DONE ? CAIRN_OK : st;
+    if (st != CAIRN_DONE)
+        return st;
+    /* expired KV values are invisible to the scan but still stored */
+    return kv_delete_expired_tx(txn, id);
 }
 
 /* Appends the children of `id` to the growing array `*ids`. */

@@ -530,3 +530,36 @@ Test(kv, tx_forms_check_their_own_arguments_and_refuse_finished_transactions)
     expect_value(db, &run_a, "a", "1");
     test_close(db);
 }
+
+Test(kv, listing_resumes_after_a_key_of_the_maximum_length)
+{
+    cairn_db *db = test_open(NULL);
+    static uint8_t longest[CAIRN_KV_KEY_MAX], ffs[CAIRN_KV_KEY_MAX];
+    memset(longest, 'K', sizeof longest);
+    memset(ffs, 0xFF, sizeof ffs);
+    ffs[0] = 'K';
+    /* in order: "K", "K" x max, "K" then 0xFF x (max - 1), "L" */
+    ASSERT_OK(cairn_kv_put(db, &run_a, test_str("K"), test_str("1")));
+    ASSERT_OK(cairn_kv_put(db, &run_a, cairn_slice_of(longest, sizeof longest), test_str("2")));
+    ASSERT_OK(cairn_kv_put(db, &run_a, cairn_slice_of(ffs, sizeof ffs), test_str("3")));
+    ASSERT_OK(cairn_kv_put(db, &run_a, test_str("L"), test_str("4")));
+    const char *want = "1234";
+    cairn_slice after = cairn_slice_of(NULL, 0);
+    uint8_t cursor[CAIRN_KV_KEY_MAX];
+    for (int page = 0; page < 4; page++) {
+        cairn_kv_list l;
+        ASSERT_OK(cairn_kv_list_pairs(db, &run_a, cairn_slice_of(NULL, 0), after, 1, &l));
+        cr_assert_eq(l.n, 1, "page %d has %zu items", page, l.n);
+        cr_assert_eq(((const char *)l.items[0].value.data)[0], want[page], "page %d", page);
+        cr_assert_eq(l.more, page < 3, "page %d: more = %d", page, l.more);
+        memcpy(cursor, l.cursor.data, l.cursor.len);
+        after = cairn_slice_of(cursor, l.cursor.len);
+        cairn_kv_list_free(&l);
+    }
+    /* and a prefix the cursor lies before still lists everything under it */
+    cairn_kv_list l;
+    ASSERT_OK(cairn_kv_list_keys(db, &run_a, test_str("L"), cairn_slice_of(ffs, sizeof ffs), 5, &l));
+    cr_assert_eq(l.n, 1);
+    cairn_kv_list_free(&l);
+    test_close(db);
+}

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -777,6 +778,27 @@ Test(runindex, delete_removes_every_key_of_the_run_and_nothing_else)
     cr_assert(tr.ok, "%s", tr.why);
     ASSERT_STATUS(cairn_run_delete(db, &a, 0), CAIRN_NOT_FOUND);
     check_ok(db);
+    test_close(db);
+}
+
+Test(runindex, delete_removes_expired_kv_values_a_scan_cannot_see)
+{
+    cairn_db *db = open_mem();
+    cairn_run_id a = create(db, "expiring", NULL, NULL);
+    cairn_run_id b = create(db, "keeps", NULL, NULL);
+    ASSERT_OK(cairn_kv_put_ttl(db, &a, test_str("gone"), test_str("v"), 1000));
+    ASSERT_OK(cairn_kv_put(db, &a, test_str("live"), test_str("v")));
+    ASSERT_OK(cairn_kv_put_ttl(db, &b, test_str("gone"), test_str("v"), 1000));
+    fake_clock_advance(&clk, 2000);
+
+    ASSERT_OK(cairn_run_delete(db, &a, 0));
+    /* nothing of run a is left for a sweep to find: the expired key went
+     * with the run; b's expired key is untouched */
+    uint64_t removed = 99;
+    ASSERT_OK(cairn_kv_sweep_expired(db, &a, &removed));
+    cr_assert_eq(removed, 0, "the delete left %" PRIu64 " expired key(s) of the run stored", removed);
+    ASSERT_OK(cairn_kv_sweep_expired(db, &b, &removed));
+    cr_assert_eq(removed, 1);
     test_close(db);
 }
 

@@ -142,7 +142,12 @@ size_t cairn_db_errmsg(cairn_db *db, char *buf, size_t cap);
 
 /*
  * Generates a fresh run id from the database's clock: time-ordered and,
- * within one database, strictly increasing.
+ * while the database is open, strictly increasing.  The 12-bit counter
+ * starts again at each open: ids generated after a reopen sort after the
+ * earlier ones once the clock has moved past the millisecond of the last id
+ * generated before the close (with a real clock, a reopen takes longer
+ * than that unless ids were generated in a burst that borrowed
+ * milliseconds ahead of the clock).
  */
 cairn_status cairn_run_id_generate(cairn_db *db, cairn_run_id *idp);
 

@@ -147,7 +147,9 @@ cairn_status cairn_event_iter_next(cairn_event_iter *it, cairn_event_view *evp);
  * finished transaction may still be freed until then. */
 void cairn_event_iter_free(cairn_event_iter *it);
 
-/* The distinct event types of a run, sorted: free with cairn_event_types_free(). */
+/* The distinct event types of a run, in the by-type index's order (shorter
+ * types first, types of one length in byte order): free with
+ * cairn_event_types_free(). */
 typedef struct cairn_event_types {
     cairn_slice *types;
     size_t n;

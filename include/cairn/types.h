@@ -62,8 +62,8 @@ static inline cairn_slice cairn_bytes_slice(const cairn_bytes *b)
 
 /* A 16-byte run id.  Generated ids are time-ordered (UUIDv7 layout: 48-bit
  * Unix milliseconds, version 7, a 12-bit counter that keeps ids from one
- * database strictly increasing within a millisecond, variant, 62 random
- * bits), so sorting ids sorts runs by creation time. */
+ * open database strictly increasing within a millisecond, variant, 62
+ * random bits), so sorting ids sorts runs by creation time. */
 typedef struct cairn_run_id {
     uint8_t bytes[CAIRN_RUN_ID_SIZE];
 } cairn_run_id;
