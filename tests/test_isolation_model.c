@@ -74,11 +74,9 @@ static char where_[320];
 #define LIT(s) {(const void *)(s), sizeof(s) - 1}
 #define BIG(a) {(a), sizeof(a)}
 
-/* The longest key, name, id or tag each primitive accepts; KV keys and cell
- * names one byte short of it, because a listing cannot resume after a key
- * or name of the full CAIRN_KEY_REST_MAX bytes (the cursor is refused as
- * too long). */
-static uint8_t big_kv_key[CAIRN_KV_KEY_MAX - 1], big_cell[CAIRN_CELL_NAME_MAX - 1],
+/* The longest key, name, id or tag each primitive accepts (listings must
+ * also resume after a KV key or cell name of the full length). */
+static uint8_t big_kv_key[CAIRN_KV_KEY_MAX], big_cell[CAIRN_CELL_NAME_MAX],
     big_type[CAIRN_EVENT_TYPE_MAX], big_once[CAIRN_EVENT_ID_MAX], big_tr_id[CAIRN_TRACE_ID_MAX],
     big_tr_tag[CAIRN_TRACE_TAG_MAX], big_tr_name[CAIRN_TRACE_NAME_MAX],
     big_run_name[CAIRN_RUN_NAME_MAX], big_run_tag[CAIRN_RUN_TAG_MAX];
