@@ -4,8 +4,9 @@
 #   normal       build-test   debugoptimized, every test
 #   asan+ubsan   build-asan   AddressSanitizer + UndefinedBehaviorSanitizer, every test
 #   tsan         build-tsan   ThreadSanitizer, the concurrency suite
-#   fuzz         build-fuzz   libFuzzer (clang): WAL record decoder and
-#                             checkpoint reader, CAIRN_FUZZ_SECONDS each (60)
+#   fuzz         build-fuzz   libFuzzer (clang): WAL record decoder,
+#                             checkpoint reader and the public API against a
+#                             reference model, CAIRN_FUZZ_SECONDS each (60)
 #
 # Build directories are reused when they exist, so a second run only rebuilds
 # what changed.  Every stage runs even when an earlier one failed; the script
@@ -107,13 +108,14 @@ stage "tsan" build-tsan --buildtype=debugoptimized -Db_sanitize=thread -Db_lunde
     -Dbench=false -- --suite concurrency --timeout-multiplier 5
 unset TSAN_OPTIONS
 
-# libFuzzer targets for the WAL record decoder and the checkpoint reader
-# (clang): a short run of each, CAIRN_FUZZ_SECONDS apiece (default 60).
+# libFuzzer targets for the WAL record decoder, the checkpoint reader and
+# the public API checked against a reference model (clang): a short run of
+# each, CAIRN_FUZZ_SECONDS apiece (default 60).
 echo
 echo "=== fuzz: build-fuzz"
 if tests/wal/run_fuzz.sh "${CAIRN_FUZZ_SECONDS:-60}"; then
-    total_passed=$((total_passed + 2))
-    summaries+=("fuzz: 2 passed, 0 failed (fuzz_record, fuzz_ckpt, ${CAIRN_FUZZ_SECONDS:-60}s each)")
+    total_passed=$((total_passed + 3))
+    summaries+=("fuzz: 3 passed, 0 failed (fuzz_record, fuzz_ckpt, fuzz_api, ${CAIRN_FUZZ_SECONDS:-60}s each)")
 else
     total_failed=$((total_failed + 1))
     failed=1
