@@ -4,7 +4,10 @@
  *
  * The iterator walks the index a leaf at a time (index_cursor) from the
  * first key >= start and, beside it, a sorted copy of the transaction's write set taken when
- * the scan opened.  Equal keys take the transaction's own write.  In a
+ * the scan opened (keys and versions: a later write of the same key by the
+ * transaction replaces the op's version, not the one captured here; the
+ * replaced version lives until the transaction ends).  Equal keys take the
+ * transaction's own write.  In a
  * read-write transaction every key the iterator moves past widens the
  * recorded range [start, last key] that commit validates; reaching the end
  * records the whole [start, end).
@@ -20,6 +23,7 @@ struct cairn_iter {
     node *cur;                    /* next index node to consider */
     index_cursor pos;             /* the nodes after cur */
     uint32_t *wsorted;            /* own writes in key order (op indices) */
+    const version **wver;         /* their versions when the scan opened */
     size_t wn, wpos;
     uint8_t end[CAIRN_KEY_MAX];
     uint32_t elen;                /* 0: unbounded */
@@ -85,6 +89,7 @@ void cairn_iter_free(cairn_iter *iter)
         return;
     iter_unlink(iter);
     free(iter->wsorted);
+    free(iter->wver);
     free(iter);
 }
 
@@ -130,6 +135,11 @@ cairn_status cairn_txn_scan(cairn_txn *txn, const cairn_key *start, const cairn_
             it->wsorted[it->wn++] = (uint32_t)i;
         }
         sort_ops(txn, it->wsorted, it->wsorted + txn->nops, it->wn);
+        it->wver = malloc((it->wn ? it->wn : 1) * sizeof *it->wver);
+        if (it->wver == NULL)
+            goto oom;
+        for (size_t i = 0; i < it->wn; i++)
+            it->wver[i] = txn->ops[it->wsorted[i]].v;
     }
     if (txn->opts.mode == CAIRN_TXN_READ_WRITE) {
         it->range = txn_add_range(txn, start->bytes, start->len, it->end, it->elen);
@@ -146,6 +156,7 @@ cairn_status cairn_txn_scan(cairn_txn *txn, const cairn_key *start, const cairn_
     return CAIRN_OK;
 oom:
     free(it->wsorted);
+    free(it->wver);
     free(it);
     return err_fmt(txn->errmsg, sizeof txn->errmsg, CAIRN_NO_MEMORY, "cairn_txn_scan: out of memory");
 }
@@ -236,7 +247,7 @@ cairn_status cairn_iter_next(cairn_iter *iter, cairn_slice *keyp, cairn_slice *v
         } else {
             key = w->key;
             klen = w->klen;
-            v = w->v;
+            v = iter->wver[iter->wpos];
             iter->wpos++;
             if (c == 0)
                 iter->cur = index_cursor_next(&iter->pos, &t->db->ix);

@@ -147,6 +147,50 @@ Test(txn, get_and_scan_see_the_transactions_own_puts_and_deletes)
     test_close(db);
 }
 
+Test(txn, an_open_scan_does_not_see_the_transactions_later_writes)
+{
+    cairn_db *db = test_open(NULL);
+    commit_put(db, "a", "1");
+    commit_put(db, "c", "3");
+
+    cairn_txn *txn = begin_rw(db);
+    put_name(txn, "b", "2");       /* written before the scan opens */
+    put_name(txn, "d", "4");
+    cairn_run_id run = test_run(0x11, 0x01);
+    cairn_key p = test_prefix(&run, CAIRN_TAG_KV);
+    cairn_iter *it = NULL;
+    ASSERT_OK(cairn_txn_scan_prefix(txn, &p, 0, &it));
+    /* after the open: overwrite and delete keys written before it, and
+     * change committed keys and a new one */
+    put_name(txn, "b", "two");
+    delete_name(txn, "d");
+    put_name(txn, "a", "one");
+    delete_name(txn, "c");
+    put_name(txn, "e", "5");
+    const char *want[] = {"a=1", "b=2", "c=3", "d=4"};
+    size_t i = 0;
+    cairn_slice k, v;
+    cairn_status st;
+    while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
+        cairn_slice rest;
+        ASSERT_OK(cairn_key_decode(k, NULL, NULL, &rest));
+        char got[64];
+        snprintf(got, sizeof got, "%.*s=%.*s", (int)rest.len, (const char *)rest.data, (int)v.len,
+                 (const char *)v.data);
+        cr_assert_lt(i, 4, "an extra pair %s", got);
+        cr_assert_str_eq(got, want[i], "item %zu", i);
+        i++;
+    }
+    ASSERT_STATUS(st, CAIRN_DONE);
+    cr_assert_eq(i, 4);
+    cairn_iter_free(it);
+    /* a scan opened now sees them */
+    const char *now[] = {"a=one", "b=two", "e=5"};
+    expect_scan(txn, "", 0, now, 3);
+    cairn_txn_free(txn);
+    test_close(db);
+}
+
 /* Writes `n` distinct keys "w/NN" = "vNN" in `txn`. */
 static void put_many(cairn_txn *txn, int n, const char *tag)
 {

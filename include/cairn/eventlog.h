@@ -134,6 +134,10 @@ cairn_status cairn_event_iter_range(cairn_txn *txn, const cairn_run_id *run, uin
  * Opens an iterator over the events of `run` of type `type`, from number
  * `start` on, in order, through the by-type index written with each event:
  * the cost follows the number of matching events, not the log's length.
+ * The index is read as of the open (like every iterator); each event it
+ * names is read when the iterator reaches it, so if the same transaction
+ * deletes the run meanwhile (cairn_run_delete_tx), the next call answers
+ * CAIRN_NOT_FOUND.
  */
 cairn_status cairn_event_iter_type(cairn_txn *txn, const cairn_run_id *run, cairn_slice type,
                                    uint64_t start, cairn_event_iter **iterp);
