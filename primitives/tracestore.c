@@ -299,7 +299,7 @@ static cairn_status record_common(cairn_txn *txn, const cairn_run_id *run, cairn
     cairn_status st = prim_check_write(txn, run, fn);
     if (st != CAIRN_OK || (st = check_spec(txn, s, fn)) != CAIRN_OK)
         return st;
-    if (parent.len || parent.data)
+    if (parent.len) /* empty, whatever the pointer: a root */
         if ((st = check_id(txn, parent, fn, "parent id")) != CAIRN_OK)
             return st;
     cairn_trace_id gen;

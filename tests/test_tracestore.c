@@ -1068,3 +1068,21 @@ Test(tracestore, tx_forms_refuse_null_outputs_and_answer_empty_ranges)
     cairn_txn_free(txn);
     cairn_db_close(db);
 }
+
+Test(tracestore, an_empty_parent_id_records_a_root_whatever_its_pointer)
+{
+    cairn_db *db = open_mem();
+    cairn_trace_spec s = spec_of(CAIRN_TRACE_THOUGHT, "n", 0, NULL, 0, "");
+    ASSERT_OK(cairn_trace_record_id(db, &run_a, test_str("r1"), cairn_slice_of(NULL, 0), &s));
+    ASSERT_OK(cairn_trace_record_id(db, &run_a, test_str("r2"), cairn_slice_of("", 0), &s));
+    cairn_trace_list l;
+    ASSERT_OK(cairn_trace_roots(db, &run_a, NULL, 10, &l));
+    const char *ids[] = {"r1", "r2"};
+    assert_ids(&l, ids, 2);
+    cairn_trace_list_free(&l);
+    /* a child still needs a real parent */
+    ASSERT_STATUS(cairn_trace_record_child(db, &run_a, cairn_slice_of("", 0), &s, NULL),
+                  CAIRN_INVALID_ARGUMENT);
+    check_ok(db, &run_a);
+    test_close(db);
+}

@@ -2470,7 +2470,7 @@ static void m_tr_record(mctx *m, const op *o)
     if (m_run(m, o->run) || m_writable(m, o->run))
         return;
     if ((st = spec_status(o)) != CAIRN_OK ||
-        ((parent.len || parent.data) && (st = id_status(parent)) != CAIRN_OK)) {
+        (parent.len && (st = id_status(parent)) != CAIRN_OK)) {
         emit(m, st);
         return;
     }
