@@ -59,17 +59,11 @@
  */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "crash_harness.h"
 #include "helpers.h"
 #include "engine/db_internal.h"
 #include "wal/file.h"
@@ -887,22 +881,6 @@ static uint64_t read_step(cairn_db *db)
 
 #define KILL_MAX_ACKS 8u
 #define CHILD_CHECKPOINT_EVERY 5u
-#define ACK_TIMEOUT_MS 60000
-
-typedef struct ack {
-    uint64_t n;
-    uint64_t version;
-} ack;
-
-enum { CHILD_OPEN_FAILED = 10, CHILD_STEP_FAILED, CHILD_COMMIT_FAILED, CHILD_ACK_FAILED,
-       CHILD_CHECKPOINT_FAILED };
-
-static uint64_t crash_points(void)
-{
-    const char *s = getenv("CAIRN_CRASH_POINTS");
-    uint64_t v = s && *s ? strtoull(s, NULL, 10) : 200;
-    return v < 1 ? 1 : v > 10000 ? 10000 : v;
-}
 
 static cairn_options kill_options(void)
 {
@@ -914,132 +892,43 @@ static cairn_options kill_options(void)
     return o;
 }
 
-static void child_fail(int code, const char *what, cairn_status st, const char *msg)
+/* write_step in the shape of crash_steps.write: `ids` is the step_ids. */
+static cairn_status write_numbered_step(const void *ids, cairn_txn *txn, uint64_t n, char *why,
+                                       size_t cap)
 {
-    fprintf(stderr, "cross crash child: %s: %s (%s)\n", what, cairn_status_name(st), msg);
-    _exit(code);
+    return write_step(txn, ids, n, why, cap);
 }
 
+typedef struct child_args {
+    const char *dir;
+    uint64_t from;
+} child_args;
+
 /* Commits steps from `from` + 1 on, acknowledging each, until killed. */
-static void child_main(const char *dir, uint64_t from, int fd)
+static void child_main(void *arg, int fd)
 {
+    static const char who[] = "cross crash child";
+    const child_args *c = arg;
     cairn_options o = kill_options();
     cairn_db *db = NULL;
     char err[512] = "";
-    cairn_status st = cairn_db_open(dir, &o, &db, err, sizeof err);
+    cairn_status st = cairn_db_open(c->dir, &o, &db, err, sizeof err);
     if (st != CAIRN_OK)
-        child_fail(CHILD_OPEN_FAILED, "cairn_db_open", st, err);
+        crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "cairn_db_open", st, err);
     step_ids ids;
     if ((st = find_ids(db, &ids)) != CAIRN_OK)
-        child_fail(CHILD_OPEN_FAILED, "finding the runs", st, "");
-    cairn_txn *txn = NULL;
-    for (uint64_t n = from + 1;; n++) {
-        st = txn ? cairn_txn_restart(txn) : cairn_txn_begin(db, NULL, &txn);
-        if (st != CAIRN_OK)
-            child_fail(CHILD_COMMIT_FAILED, "begin", st, "");
-        if ((st = write_step(txn, &ids, n, err, sizeof err)) != CAIRN_OK)
-            child_fail(CHILD_STEP_FAILED, "write_step", st, err);
-        if ((st = cairn_txn_commit(txn)) != CAIRN_OK)
-            child_fail(CHILD_COMMIT_FAILED, "commit", st, cairn_txn_errmsg(txn));
-        ack a = {n, cairn_txn_commit_version(txn)};
-        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
-            child_fail(CHILD_ACK_FAILED, "write(ack)", CAIRN_IO, strerror(errno));
-        if (n % CHILD_CHECKPOINT_EVERY == 0 && (st = cairn_db_checkpoint(db)) != CAIRN_OK) {
-            cairn_db_errmsg(db, err, sizeof err);
-            child_fail(CHILD_CHECKPOINT_FAILED, "cairn_db_checkpoint", st, err);
-        }
-    }
-}
-
-/* Reads one ack, waiting at most ACK_TIMEOUT_MS.  1: got one; 0: EOF. */
-static int read_ack(int fd, ack *a)
-{
-    size_t got = 0;
-    while (got < sizeof *a) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int pr = poll(&p, 1, ACK_TIMEOUT_MS);
-        cr_assert_neq(pr, 0, "[%s] the child made no progress for %d ms", ctx, ACK_TIMEOUT_MS);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        cr_assert_gt(pr, 0, "poll: %s", strerror(errno));
-        ssize_t r = read(fd, (char *)a + got, sizeof *a - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        cr_assert_geq(r, 0, "read(ack): %s", strerror(errno));
-        if (r == 0) {
-            cr_assert_eq(got, 0u, "[%s] a torn ack (%zu bytes)", ctx, got);
-            return 0;
-        }
-        got += (size_t)r;
-    }
-    return 1;
-}
-
-static void take_ack(const ack *a, uint64_t *acked)
-{
-    cr_assert_eq(a->n, *acked + 1, "[%s] ack for step %" PRIu64 " after %" PRIu64, ctx, a->n,
-                 *acked);
-    cr_assert_eq(a->version, a->n + 1, "[%s] step %" PRIu64 " committed at version %" PRIu64
-                 " (the setup is version 1, one version per step)", ctx, a->n, a->version);
-    *acked = a->n;
+        crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "finding the runs", st, "");
+    crash_steps w = {NULL, write_numbered_step, &ids, 1};
+    crash_child_steps(who, db, c->from, &w, "write_step", CHILD_CHECKPOINT_EVERY, 0, fd);
 }
 
 /* Forks a child continuing after step `from`, kills it after `kill_after`
  * acks, and collects every ack it sent.  Returns the last acked step. */
 static uint64_t kill_round(const char *dir, uint64_t from, uint64_t kill_after)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0, "pipe: %s", strerror(errno));
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        child_main(dir, from, fds[1]);
-        _exit(1);
-    }
-    close(fds[1]);
-    uint64_t acked = from, got = 0;
-    ack a;
-    bool eof = false;
-    while (got < kill_after) {
-        if (!read_ack(fds[0], &a)) {
-            eof = true;
-            break;
-        }
-        take_ack(&a, &acked);
-        got++;
-    }
-    kill(pid, SIGKILL);
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid: %s", strerror(errno));
-    while (!eof && read_ack(fds[0], &a)) /* sent before the kill: acknowledged too */
-        take_ack(&a, &acked);
-    close(fds[0]);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-              "[%s] the child ended by itself (exit code %d) instead of being killed "
-              "(see its message above)", ctx, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return acked;
-}
-
-/* True when `dir` holds a checkpoint still being written: the kill
- * interrupted one. */
-static bool checkpoint_in_progress(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
-    bool found = false;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "ckpt-", 5) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)
-            found = true;
-    }
-    closedir(d);
-    return found;
+    child_args c = {dir, from};
+    return crash_kill_steps(child_main, &c, from, kill_after, 1,
+                            "the setup is version 1, one version per step", ctx);
 }
 
 Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900)
@@ -1069,7 +958,7 @@ Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900
         set_ctx("kill -9 round %" PRIu64 " (after %" PRIu64 " acks, from step %" PRIu64 ")", round,
                 want, at);
         uint64_t acked = kill_round(dir, at, want);
-        mid_ckpt += checkpoint_in_progress(dir);
+        mid_ckpt += crash_checkpoint_in_progress(dir, false);
         CHECK(cairn_db_open(dir, &o, &held.db, err, sizeof err));
         cairn_recovery_report rep;
         CHECK(cairn_db_recovery_report(held.db, &rep));
@@ -1102,44 +991,13 @@ Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900
 #define PL_SCENARIOS 8u
 #define PL_ROUNDS 4u
 
-typedef enum crash_kind { CRASH_BETWEEN_CALLS, CRASH_BEFORE_NTH_SYNC } crash_kind;
-
-/* CAIRN_TEST_SCALE (default 1) multiplies the power-loss scenarios. */
-static uint64_t pl_scenarios(void)
-{
-    const char *s = getenv("CAIRN_TEST_SCALE");
-    double v = s && *s ? strtod(s, NULL) : 1.0;
-    uint64_t n = (uint64_t)(PL_SCENARIOS * (v > 0 ? v : 1.0) + 0.5);
-    return n ? n : 1;
-}
-
 static cairn_db *pl_open(const char *dir, const cairn_options *o, wal_fs *fs)
 {
-    char err[512] = "";
-    cairn_status st = db_open_fs(dir, o, fs, &held.db, err, sizeof err);
-    cr_assert_eq(st, CAIRN_OK, "[%s] reopening after power loss: %s (%s)", ctx,
-                 cairn_status_name(st), err);
-    return held.db;
+    return crash_open_fs(dir, o, fs, &held.db, "reopening after power loss", ctx);
 }
-
-/* Closes `db`; after power loss its I/O fails, so CAIRN_IO is fine then. */
-static void pl_close(cairn_db *db, bool after_crash)
-{
-    cairn_status st = cairn_db_close(db); /* the test holds no transaction */
-    held.db = NULL;
-    if (after_crash)
-        cr_assert(st == CAIRN_OK || st == CAIRN_IO, "[%s] close after power loss: %s", ctx,
-                  cairn_status_name(st));
-    else
-        cr_assert_eq(st, CAIRN_OK, "[%s] close: %s", ctx, cairn_status_name(st));
-}
-
-typedef struct pl_tally {
-    uint64_t points, steps, failed_commits, lost;
-} pl_tally;
 
 static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_keep, uint64_t seed,
-                        pl_tally *t)
+                        crash_tally *t)
 {
     const char *mname = mode == CAIRN_DURABILITY_SYNC ? "sync" : "async";
     const char *kname = kind == CRASH_BETWEEN_CALLS ? "between calls" : "before the n-th sync";
@@ -1189,58 +1047,23 @@ static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_kee
         set_ctx("power loss, %s, %s, seed %" PRIx64 ", round %u: workload", mname, kname, seed, r);
         step_ids ids;
         CHECK(find_ids(db, &ids));
-        uint64_t acked = n, possible = n, floor = n;
-        bool failed = false;
-        if (kind == CRASH_BEFORE_NTH_SYNC)
-            wal_fs_fail_nth(fs, WAL_FS_OP_SYNC, 1 + test_rng_below(&rng, 12), EIO, true);
-        uint32_t steps = (uint32_t)test_rng_below(&rng, max_steps + 1);
-        for (uint32_t i = 0; i < steps && !failed; i++) {
-            char why[512] = "";
-            uint64_t step = acked + 1;
-            CHECK(cairn_txn_begin(db, NULL, &held.txn));
-            cairn_status st = write_step(held.txn, &ids, step, why, sizeof why);
-            cr_assert_eq(st, CAIRN_OK, "[%s] %s", ctx, why);
-            st = cairn_txn_commit(held.txn);
-            if (st == CAIRN_OK) {
-                cr_assert_eq(cairn_txn_commit_version(held.txn), step + 1);
-                acked = possible = step;
-                t->steps++;
-            } else {
-                cr_assert_eq(st, CAIRN_IO, "[%s] a failed commit answered %s", ctx,
-                             cairn_status_name(st));
-                possible = step; /* its record may have reached the disk */
-                failed = true;
-                t->failed_commits++;
-            }
-            cairn_txn_free(held.txn);
-            held.txn = NULL;
-            if (!failed && test_rng_below(&rng, 6) == 0) {
-                st = cairn_db_checkpoint(db);
-                if (st == CAIRN_OK)
-                    floor = acked; /* the checkpoint holds everything published */
-                else
-                    cr_assert(kind == CRASH_BEFORE_NTH_SYNC && st == CAIRN_IO,
-                              "[%s] cairn_db_checkpoint: %s", ctx, cairn_status_name(st));
-            }
-        }
-        wal_err err = {{0}};
-        uint32_t keep = (uint32_t)test_rng_below(&rng, max_keep + 1);
-        cr_assert_eq(wal_fs_crash(fs, keep, &err), CAIRN_OK, "wal_fs_crash: %s", err.msg);
-        t->points++;
-        pl_close(db, true);
+        crash_steps w = {NULL, write_numbered_step, &ids, 1};
+        crash_reach at = crash_pl_workload(db, fs, &held.txn, &rng, kind, max_steps, max_keep, &w,
+                                           n, t, ctx);
+        crash_close(&held.db, true, ctx);
         wal_fs_restart(fs);
         db = pl_open(held.dir, &o, fs);
-        lo = mode == CAIRN_DURABILITY_SYNC ? acked : floor;
-        hi = possible;
+        lo = mode == CAIRN_DURABILITY_SYNC ? at.acked : at.floor;
+        hi = at.possible;
     }
-    pl_close(db, false);
+    crash_close(&held.db, false, ctx);
     release_held();
 }
 
 static void pl_run(cairn_durability mode, crash_kind kind, uint32_t max_keep, uint64_t salt)
 {
-    pl_tally t = {0};
-    for (uint64_t i = 0, n = pl_scenarios(); i < n; i++)
+    crash_tally t = {0};
+    for (uint64_t i = 0, n = crash_scaled(PL_SCENARIOS); i < n; i++)
         pl_scenario(mode, kind, max_keep, (salt << 32) ^ (i * UINT64_C(0x9E3779B97F4A7C15) + 1),
                     &t);
     cr_log_info("cross power loss (%s, %s): %" PRIu64 " crash points, %" PRIu64

@@ -57,17 +57,11 @@
  */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "crash_harness.h"
 #include "helpers.h"
 #include "engine/db_internal.h"
 #include "wal/file.h"
@@ -1501,22 +1495,6 @@ static char *make_dir(void)
 
 #define KILL_MAX_ACKS 6u
 #define KILL_ROUNDS_PER_DIR 25u
-#define ACK_TIMEOUT_MS 60000
-
-typedef struct ack {
-    uint64_t n;
-    uint64_t version;
-} ack;
-
-enum { CHILD_OPEN_FAILED = 10, CHILD_STEP_FAILED, CHILD_COMMIT_FAILED, CHILD_ACK_FAILED,
-       CHILD_CHECKPOINT_FAILED };
-
-static uint64_t crash_points(void)
-{
-    const char *s = getenv("CAIRN_CRASH_POINTS");
-    uint64_t v = s && *s ? strtoull(s, NULL, 10) : 200;
-    return v < 1 ? 1 : v > 10000 ? 10000 : v;
-}
 
 static cairn_options kill_options(void)
 {
@@ -1529,78 +1507,46 @@ static cairn_options kill_options(void)
     return o;
 }
 
-static void child_fail(int code, const char *what, cairn_status st, const char *msg)
+/* Moves the fake clock to step n's time. */
+static void step_clock(const void *unused, uint64_t n)
 {
-    fprintf(stderr, "recovery matrix child: %s: %s (%s)\n", what, cairn_status_name(st), msg);
-    _exit(code);
+    (void)unused;
+    atomic_store(&clock_now, step_time(n));
+}
+
+typedef struct child_args {
+    const prim_def *p;
+    const char *dir;
+    uint64_t from;
+    void *model;
+} child_args;
+
+static cairn_status child_write_step(const void *arg, cairn_txn *txn, uint64_t n, char *why,
+                                     size_t cap)
+{
+    const child_args *c = arg;
+    return run_step(c->p, c->model, n, txn, why, cap);
 }
 
 /* Runs the workload from step `from` + 1 on, acknowledging each, until killed. */
-static void child_main(const prim_def *p, const char *dir, uint64_t from, int fd)
+static void child_main(void *arg, int fd)
 {
-    void *m = calloc(1, p->model_size);
+    static const char who[] = "recovery matrix child";
+    child_args *c = arg;
+    const prim_def *p = c->p;
     char why[512] = "";
-    if (m == NULL)
-        child_fail(CHILD_OPEN_FAILED, "calloc", CAIRN_NO_MEMORY, "");
-    for (uint64_t k = 1; k <= from; k++)
-        run_step(p, m, k, NULL, why, sizeof why);
-    atomic_store(&clock_now, step_time(from + 1));
+    if ((c->model = calloc(1, p->model_size)) == NULL)
+        crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "calloc", CAIRN_NO_MEMORY, "");
+    for (uint64_t k = 1; k <= c->from; k++)
+        run_step(p, c->model, k, NULL, why, sizeof why);
+    atomic_store(&clock_now, step_time(c->from + 1));
     cairn_options o = kill_options();
     cairn_db *db = NULL;
-    cairn_status st = cairn_db_open(dir, &o, &db, why, sizeof why);
+    cairn_status st = cairn_db_open(c->dir, &o, &db, why, sizeof why);
     if (st != CAIRN_OK)
-        child_fail(CHILD_OPEN_FAILED, "cairn_db_open", st, why);
-    cairn_txn *txn = NULL;
-    for (uint64_t n = from + 1;; n++) {
-        atomic_store(&clock_now, step_time(n));
-        st = txn ? cairn_txn_restart(txn) : cairn_txn_begin(db, NULL, &txn);
-        if (st != CAIRN_OK)
-            child_fail(CHILD_COMMIT_FAILED, "begin", st, "");
-        if ((st = run_step(p, m, n, txn, why, sizeof why)) != CAIRN_OK)
-            child_fail(CHILD_STEP_FAILED, p->name, st, why);
-        if ((st = cairn_txn_commit(txn)) != CAIRN_OK)
-            child_fail(CHILD_COMMIT_FAILED, "commit", st, cairn_txn_errmsg(txn));
-        ack a = {n, cairn_txn_commit_version(txn)};
-        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
-            child_fail(CHILD_ACK_FAILED, "write(ack)", CAIRN_IO, strerror(errno));
-        if (n % 7 == 3 && (st = cairn_db_checkpoint(db)) != CAIRN_OK) {
-            cairn_db_errmsg(db, why, sizeof why);
-            child_fail(CHILD_CHECKPOINT_FAILED, "cairn_db_checkpoint", st, why);
-        }
-    }
-}
-
-/* Reads one ack, waiting at most ACK_TIMEOUT_MS.  1: got one; 0: EOF. */
-static int read_ack(int fd, ack *a)
-{
-    size_t got = 0;
-    while (got < sizeof *a) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, ACK_TIMEOUT_MS);
-        cr_assert_neq(pr, 0, "[%s] the child made no progress for %d ms", ctx, ACK_TIMEOUT_MS);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        cr_assert_gt(pr, 0, "poll: %s", strerror(errno));
-        ssize_t r = read(fd, (char *)a + got, sizeof *a - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        cr_assert_geq(r, 0, "read(ack): %s", strerror(errno));
-        if (r == 0) {
-            cr_assert_eq(got, 0u, "[%s] a torn ack (%zu bytes)", ctx, got);
-            return 0;
-        }
-        got += (size_t)r;
-    }
-    return 1;
-}
-
-static void take_ack(const ack *a, uint64_t *acked)
-{
-    cr_assert_eq(a->n, *acked + 1, "[%s] ack for step %" PRIu64 " after %" PRIu64, ctx, a->n,
-                 *acked);
-    cr_assert_eq(a->version, a->n, "[%s] step %" PRIu64 " committed at version %" PRIu64
-                 " (one version per step)", ctx, a->n, a->version);
-    *acked = a->n;
+        crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "cairn_db_open", st, why);
+    crash_steps w = {step_clock, child_write_step, c, 0};
+    crash_child_steps(who, db, c->from, &w, p->name, 7, 3, fd);
 }
 
 /*
@@ -1611,59 +1557,8 @@ static void take_ack(const ack *a, uint64_t *acked)
  */
 static uint64_t kill_round(const prim_def *p, const char *dir, uint64_t from, uint64_t kill_after)
 {
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0, "pipe: %s", strerror(errno));
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        child_main(p, dir, from, fds[1]);
-        _exit(1);
-    }
-    close(fds[1]);
-    uint64_t acked = from, got = 0;
-    ack a;
-    bool eof = false;
-    while (got < kill_after) {
-        if (!read_ack(fds[0], &a)) {
-            eof = true;
-            break;
-        }
-        take_ack(&a, &acked);
-        got++;
-    }
-    kill(pid, SIGKILL);
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid: %s", strerror(errno));
-    while (!eof && read_ack(fds[0], &a))
-        take_ack(&a, &acked);
-    close(fds[0]);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-              "[%s] the child ended by itself (exit code %d) instead of being killed "
-              "(see its message above)", ctx, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return acked;
-}
-
-/* True when `dir` holds a checkpoint still being written: the kill
- * interrupted one. */
-static bool checkpoint_in_progress(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return false; /* killed before it created the database */
-    bool found = false;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "ckpt-", 5) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)
-            found = true;
-    }
-    closedir(d);
-    return found;
+    child_args c = {p, dir, from, NULL};
+    return crash_kill_steps(child_main, &c, from, kill_after, 0, "one version per step", ctx);
 }
 
 static void kill_matrix(const prim_def *p)
@@ -1687,7 +1582,7 @@ static void kill_matrix(const prim_def *p)
         set_ctx("%s, kill -9 round %" PRIu64 " (after %" PRIu64 " acks, from step %" PRIu64 ")",
                 p->name, round, want, at);
         uint64_t acked = kill_round(p, dir, at, want);
-        mid_ckpt += checkpoint_in_progress(dir);
+        mid_ckpt += crash_checkpoint_in_progress(dir, true);
         before_first += acked == at;
         atomic_store(&clock_now, step_time(acked + 1) + STEP_US / 2);
         cairn_options o = kill_options();
@@ -1726,43 +1621,20 @@ static void kill_matrix(const prim_def *p)
 #define PL_SCENARIOS 4u
 #define PL_ROUNDS 4u
 
-typedef enum crash_kind { CRASH_BETWEEN_CALLS, CRASH_BEFORE_NTH_SYNC } crash_kind;
-
-/* CAIRN_TEST_SCALE (default 1) multiplies the power-loss scenarios. */
-static uint64_t pl_scenarios(void)
-{
-    const char *s = getenv("CAIRN_TEST_SCALE");
-    double v = s && *s ? strtod(s, NULL) : 1.0;
-    uint64_t n = (uint64_t)(PL_SCENARIOS * (v > 0 ? v : 1.0) + 0.5);
-    return n ? n : 1;
-}
-
 static cairn_db *pl_open(const char *dir, const cairn_options *o, wal_fs *fs)
 {
-    char err[512] = "";
-    cairn_status st = db_open_fs(dir, o, fs, &held.db, err, sizeof err);
-    cr_assert_eq(st, CAIRN_OK, "[%s] opening: %s (%s)", ctx, cairn_status_name(st), err);
-    return held.db;
+    return crash_open_fs(dir, o, fs, &held.db, "opening", ctx);
 }
 
-/* Closes `db`; after power loss its I/O fails, so CAIRN_IO is fine then. */
-static void pl_close(cairn_db *db, bool after_crash)
+/* A step of the primitive `p` on the model in held.model. */
+static cairn_status pl_write_step(const void *p, cairn_txn *txn, uint64_t n, char *why,
+                                  size_t cap)
 {
-    cairn_status st = cairn_db_close(db); /* the test holds no transaction */
-    held.db = NULL;
-    if (after_crash)
-        cr_assert(st == CAIRN_OK || st == CAIRN_IO, "[%s] close after power loss: %s", ctx,
-                  cairn_status_name(st));
-    else
-        cr_assert_eq(st, CAIRN_OK, "[%s] close: %s", ctx, cairn_status_name(st));
+    return run_step(p, held.model, n, txn, why, cap);
 }
-
-typedef struct pl_tally {
-    uint64_t points, steps, failed_commits, lost;
-} pl_tally;
 
 static void pl_scenario(const prim_def *p, cairn_durability mode, crash_kind kind,
-                        uint32_t max_keep, uint64_t seed, pl_tally *t)
+                        uint32_t max_keep, uint64_t seed, crash_tally *t)
 {
     const char *mname = mode == CAIRN_DURABILITY_SYNC ? "sync" : "async";
     const char *kname = kind == CRASH_BETWEEN_CALLS ? "between calls" : "before the n-th sync";
@@ -1803,53 +1675,17 @@ static void pl_scenario(const prim_def *p, cairn_durability mode, crash_kind kin
         /* the model follows the database from the recovered step */
         free(held.model);
         held.model = model_at(p, n);
-        uint64_t acked = n, possible = n, floor = n;
-        bool failed = false;
-        if (kind == CRASH_BEFORE_NTH_SYNC)
-            wal_fs_fail_nth(fs, WAL_FS_OP_SYNC, 1 + test_rng_below(&rng, 12), EIO, true);
-        uint32_t steps = (uint32_t)test_rng_below(&rng, max_steps + 1);
-        for (uint32_t i = 0; i < steps && !failed; i++) {
-            uint64_t step = acked + 1;
-            char why[512] = "";
-            atomic_store(&clock_now, step_time(step));
-            CHECK(cairn_txn_begin(db, NULL, &held.txn));
-            cairn_status st = run_step(p, held.model, step, held.txn, why, sizeof why);
-            cr_assert_eq(st, CAIRN_OK, "[%s] %s", ctx, why);
-            st = cairn_txn_commit(held.txn);
-            if (st == CAIRN_OK) {
-                cr_assert_eq(cairn_txn_commit_version(held.txn), step);
-                acked = possible = step;
-                t->steps++;
-            } else {
-                cr_assert_eq(st, CAIRN_IO, "[%s] a failed commit answered %s", ctx,
-                             cairn_status_name(st));
-                possible = step; /* its record may have reached the disk */
-                failed = true;
-                t->failed_commits++;
-            }
-            cairn_txn_free(held.txn);
-            held.txn = NULL;
-            if (!failed && test_rng_below(&rng, 6) == 0) {
-                st = cairn_db_checkpoint(db);
-                if (st == CAIRN_OK)
-                    floor = acked; /* the checkpoint holds everything published */
-                else
-                    cr_assert(kind == CRASH_BEFORE_NTH_SYNC && st == CAIRN_IO,
-                              "[%s] cairn_db_checkpoint: %s", ctx, cairn_status_name(st));
-            }
-        }
-        wal_err err = {{0}};
-        uint32_t keep = (uint32_t)test_rng_below(&rng, max_keep + 1);
-        cr_assert_eq(wal_fs_crash(fs, keep, &err), CAIRN_OK, "wal_fs_crash: %s", err.msg);
-        t->points++;
-        pl_close(db, true);
+        crash_steps w = {step_clock, pl_write_step, p, 0};
+        crash_reach at = crash_pl_workload(db, fs, &held.txn, &rng, kind, max_steps, max_keep, &w,
+                                           n, t, ctx);
+        crash_close(&held.db, true, ctx);
         wal_fs_restart(fs);
-        atomic_store(&clock_now, step_time(possible + 1) + STEP_US / 2);
+        atomic_store(&clock_now, step_time(at.possible + 1) + STEP_US / 2);
         db = pl_open(held.dir, &o, fs);
-        lo = mode == CAIRN_DURABILITY_SYNC ? acked : floor;
-        hi = possible;
+        lo = mode == CAIRN_DURABILITY_SYNC ? at.acked : at.floor;
+        hi = at.possible;
     }
-    pl_close(db, false);
+    crash_close(&held.db, false, ctx);
     release_held();
 }
 
@@ -1860,9 +1696,9 @@ static void power_matrix(const prim_def *p, cairn_durability mode)
         uint32_t max_keep;
     } kinds[] = {{CRASH_BETWEEN_CALLS, 8}, {CRASH_BEFORE_NTH_SYNC, 8}, {CRASH_BETWEEN_CALLS, 0},
                  {CRASH_BEFORE_NTH_SYNC, 0}};
-    pl_tally t = {0};
+    crash_tally t = {0};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        for (uint64_t i = 0, n = pl_scenarios(); i < n; i++)
+        for (uint64_t i = 0, n = crash_scaled(PL_SCENARIOS); i < n; i++)
             pl_scenario(p, mode, kinds[k].kind, kinds[k].max_keep,
                         ((uint64_t)p->id << 40) ^ ((uint64_t)mode << 32) ^ (k << 16) ^ (i + 1), &t);
     cr_log_info("%s power loss (%s): %" PRIu64 " crash points, %" PRIu64 " steps acknowledged, %"
