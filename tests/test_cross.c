@@ -33,15 +33,18 @@
  *     change;
  *   - control: concurrent commits to other keys and runs do not conflict.
  *
- * Crashes (all five parts).  Step n is one transaction: KV "last" = n (read
- * first, must be n - 1), event n of "data" appended with payload n (only
- * if the log holds n events), cell "step" CASed from version n to n + 1
- * holding n, trace "t-(n-1)" finished and trace "t-n" named n recorded
- * under "root", run "progress" given metadata n and run "step-n"
- * registered as its child.  After recovery each part says which step it
- * holds on its own; all five must name the same step, every trace, event
- * and run around it must be exactly as that step left them, and
- * cairn_event_verify, cairn_trace_check and cairn_run_check must pass.
+ * Crashes (each of the ten pairs and all five).  Step n is one transaction
+ * writing the parts of the combination, each moving from n - 1 to n (the
+ * first part reads first that it is still at n - 1): KV "last" = n, event
+ * n of "data" appended with payload n (only if the log holds n events),
+ * cell "step" CASed from version n to n + 1 holding n, trace "t-(n-1)"
+ * finished and trace "t-n" named n recorded under "root", run "progress"
+ * given metadata n and run "step-n" registered as its child.  After
+ * recovery each part says which step it holds on its own; the parts of the
+ * combination must name the same step, the others must still be at step 0
+ * (the setup), every trace, event and run around each part's step must be
+ * exactly as that step left them, and cairn_event_verify,
+ * cairn_trace_check and cairn_run_check must pass.
  *
  *   - kill -9: a child process commits steps in SYNC mode and acknowledges
  *     each {step, commit version} over a pipe; the parent kills it after a
@@ -50,12 +53,15 @@
  *     every CHILD_CHECKPOINT_EVERY steps and checkpoint_wal_bytes is
  *     small).  The recovered step is the last acknowledged one or the one
  *     in flight, at the version acknowledged.  CAIRN_CRASH_POINTS (default
- *     200) sets the number of kills.
+ *     200) sets the number of kills for all five; each pair gets a tenth of
+ *     them (at least one), so the pairs add as many again.
  *   - power loss through the instrumented file layer, in SYNC and ASYNC
  *     mode, between calls and before the n-th sync (sticky): SYNC recovers
  *     at least every acknowledged step, ASYNC any prefix no older than the
- *     last checkpoint; never anything in between steps.  128 crash points;
- *     CAIRN_TEST_SCALE (default 1) multiplies them.
+ *     last checkpoint; never anything in between steps.  128 crash points
+ *     for all five (32 for each mode and kind of crash), 16 for each pair
+ *     (4 for each mode and kind); CAIRN_TEST_SCALE (default 1) multiplies
+ *     them.
  */
 #include <criterion/criterion.h>
 
@@ -686,52 +692,127 @@ static cairn_status find_ids(cairn_db *db, step_ids *ids)
     return CAIRN_OK;
 }
 
-/* Step n >= 1: every part moves from n - 1 to n (see the top of the file). */
-static cairn_status write_step(cairn_txn *txn, const step_ids *ids, uint64_t n, char *why,
-                               size_t cap)
+/* The first part of `mask`. */
+static part first_part(unsigned mask)
+{
+    for (int p = 0; p < NPARTS; p++)
+        if (mask & BIT(p))
+            return (part)p;
+    return NPARTS;
+}
+
+/*
+ * Before step n: part `p` must still be at step n - 1 (KV last, the event
+ * log's length, the cell's version, trace t-(n-1) unfinished, progress's
+ * metadata).  On a mismatch says so in `why`.
+ */
+static cairn_status check_before_step(cairn_txn *txn, const step_ids *ids, part p, uint64_t n,
+                                      char *why, size_t cap)
+{
+    char name[32];
+    cairn_status st = CAIRN_OK;
+    uint64_t at = UINT64_MAX;
+    switch (p) {
+    case P_KV: {
+        cairn_slice v;
+        uint64_t last = 0;
+        if ((st = cairn_kv_get_tx(txn, &ids->data, test_str("last"), &v)) == CAIRN_OK &&
+            parse_num(v, &last))
+            at = last;
+        break;
+    }
+    case P_EVENT: {
+        uint64_t len = 0;
+        if ((st = cairn_event_len_tx(txn, &ids->data, &len)) == CAIRN_OK && len > 0)
+            at = len - 1;
+        break;
+    }
+    case P_CELL: {
+        cairn_cell_view c;
+        if ((st = cairn_cell_read_tx(txn, &ids->data, test_str("step"), &c)) == CAIRN_OK &&
+            c.version > 0)
+            at = c.version - 1;
+        break;
+    }
+    case P_TRACE: {
+        cairn_trace_view t;
+        if ((st = cairn_trace_get_tx(txn, &ids->data, name_of(name, "t-", n - 1), &t)) ==
+                CAIRN_OK &&
+            t.status == CAIRN_TRACE_UNFINISHED)
+            at = n - 1;
+        break;
+    }
+    case P_RUN: {
+        cairn_run_view r;
+        uint64_t meta = 0;
+        if ((st = cairn_run_get_tx(txn, &ids->progress, &r)) == CAIRN_OK &&
+            parse_num(r.metadata, &meta))
+            at = meta;
+        break;
+    }
+    default:
+        snprintf(why, cap, "step %" PRIu64 ": no part to write", n);
+        return CAIRN_INVALID_ARGUMENT;
+    }
+    if (st != CAIRN_OK || at != n - 1) {
+        snprintf(why, cap, "step %" PRIu64 ": the %s part is %s/%" PRIu64, n, part_name[p],
+                 cairn_status_name(st), at);
+        return st != CAIRN_OK ? st : CAIRN_CORRUPT;
+    }
+    return CAIRN_OK;
+}
+
+/*
+ * Step n >= 1: every part in `mask` moves from n - 1 to n (see the top of
+ * the file); the others are left as they are.
+ */
+static cairn_status write_step(cairn_txn *txn, const step_ids *ids, unsigned mask, uint64_t n,
+                               char *why, size_t cap)
 {
     char nb[24], pb[24], name[32];
     cairn_slice ns = num(nb, n);
-    cairn_slice v;
-    cairn_status st = cairn_kv_get_tx(txn, &ids->data, test_str("last"), &v);
-    uint64_t last = 0;
-    if (st != CAIRN_OK || !parse_num(v, &last) || last != n - 1) {
-        snprintf(why, cap, "step %" PRIu64 ": KV last is %s/%" PRIu64, n, cairn_status_name(st),
-                 last);
-        return st != CAIRN_OK ? st : CAIRN_CORRUPT;
-    }
-    if ((st = cairn_kv_put_tx(txn, &ids->data, test_str("last"), ns)) != CAIRN_OK)
+    cairn_status st = check_before_step(txn, ids, first_part(mask), n, why, cap);
+    if (st != CAIRN_OK)
+        return st;
+    if ((mask & BIT(P_KV)) &&
+        (st = cairn_kv_put_tx(txn, &ids->data, test_str("last"), ns)) != CAIRN_OK)
         goto fail;
     uint64_t seq = 0;
-    if ((st = cairn_event_append_expect_tx(txn, &ids->data, n, test_str("step"), ns, &seq, NULL)) !=
-        CAIRN_OK)
+    if ((mask & BIT(P_EVENT)) &&
+        (st = cairn_event_append_expect_tx(txn, &ids->data, n, test_str("step"), ns, &seq,
+                                           NULL)) != CAIRN_OK)
         goto fail;
     uint64_t ver = 0;
-    if ((st = cairn_cell_cas_tx(txn, &ids->data, test_str("step"), n, ns, &ver)) != CAIRN_OK)
+    if ((mask & BIT(P_CELL)) &&
+        (st = cairn_cell_cas_tx(txn, &ids->data, test_str("step"), n, ns, &ver)) != CAIRN_OK)
         goto fail;
-    if ((st = cairn_trace_finish_tx(txn, &ids->data, name_of(name, "t-", n - 1), CAIRN_TRACE_OK,
-                                    0)) != CAIRN_OK)
-        goto fail;
-    cairn_trace_spec ts;
-    cairn_trace_spec_init(&ts);
-    ts.type = CAIRN_TRACE_TOOL_CALL;
-    ts.name = ns;
-    ts.tags = step_tag;
-    ts.ntags = 1;
-    if ((st = cairn_trace_record_id_tx(txn, &ids->data, name_of(name, "t-", n), test_str("root"),
-                                       &ts)) != CAIRN_OK)
-        goto fail;
-    if ((st = cairn_run_set_metadata_tx(txn, &ids->progress, ns)) != CAIRN_OK)
-        goto fail;
-    cairn_run_spec s;
-    cairn_run_spec_init(&s);
-    s.name = name_of(name, "step-", n);
-    s.parent = &ids->progress;
-    s.tags = step_tag;
-    s.ntags = 1;
-    s.metadata = num(pb, n);
-    if ((st = cairn_run_create_tx(txn, &s, NULL)) != CAIRN_OK)
-        goto fail;
+    if (mask & BIT(P_TRACE)) {
+        if ((st = cairn_trace_finish_tx(txn, &ids->data, name_of(name, "t-", n - 1),
+                                        CAIRN_TRACE_OK, 0)) != CAIRN_OK)
+            goto fail;
+        cairn_trace_spec ts;
+        cairn_trace_spec_init(&ts);
+        ts.type = CAIRN_TRACE_TOOL_CALL;
+        ts.name = ns;
+        ts.tags = step_tag;
+        ts.ntags = 1;
+        if ((st = cairn_trace_record_id_tx(txn, &ids->data, name_of(name, "t-", n),
+                                           test_str("root"), &ts)) != CAIRN_OK)
+            goto fail;
+    }
+    if (mask & BIT(P_RUN)) {
+        if ((st = cairn_run_set_metadata_tx(txn, &ids->progress, ns)) != CAIRN_OK)
+            goto fail;
+        cairn_run_spec s;
+        cairn_run_spec_init(&s);
+        s.name = name_of(name, "step-", n);
+        s.parent = &ids->progress;
+        s.tags = step_tag;
+        s.ntags = 1;
+        s.metadata = num(pb, n);
+        if ((st = cairn_run_create_tx(txn, &s, NULL)) != CAIRN_OK)
+            goto fail;
+    }
     return CAIRN_OK;
 fail:
     snprintf(why, cap, "step %" PRIu64 ": %s (%s)", n, cairn_status_name(st),
@@ -775,11 +856,12 @@ static uint64_t count_children_runs(cairn_txn *txn, const cairn_run_id *parent)
 }
 
 /*
- * Reads the step every part holds on its own, asserts they agree and that
- * everything around that step is exactly as it left it, and that the
- * checkers pass.  Returns the step.
+ * Reads the step every part holds on its own, asserts that the parts in
+ * `mask` agree, that the others are still at step 0 (the setup), that
+ * everything around each part's step is exactly as it left it, and that
+ * the checkers pass.  Returns the step of the parts in `mask`.
  */
-static uint64_t read_step(cairn_db *db)
+static uint64_t read_step(cairn_db *db, unsigned mask)
 {
     step_ids ids;
     CHECK(find_ids(db, &ids));
@@ -866,15 +948,25 @@ static uint64_t read_step(cairn_db *db)
     cr_assert_eq(rr.runs, n_run + 2, "[%s] run check saw %" PRIu64 " runs, expected %" PRIu64, ctx,
                  rr.runs, n_run + 2);
 
-    cr_assert(n_kv == n_ev && n_ev == n_cell && n_cell == n_tr && n_tr == n_run,
+    const uint64_t at[NPARTS] = {n_kv, n_ev, n_cell, n_tr, n_run};
+    uint64_t n = at[first_part(mask)];
+    bool agree = true;
+    for (int p = 0; p < NPARTS; p++)
+        if (mask & BIT(p))
+            agree = agree && at[p] == n;
+    cr_assert(agree,
               "[%s] the parts disagree: KV at step %" PRIu64 ", EventLog %" PRIu64
               ", StateCell %" PRIu64 ", TraceStore %" PRIu64 ", RunIndex %" PRIu64
               ": a transaction is partly visible",
               ctx, n_kv, n_ev, n_cell, n_tr, n_run);
+    for (int p = 0; p < NPARTS; p++)
+        cr_assert((mask & BIT(p)) || at[p] == 0,
+                  "[%s] the %s part, written by no step, is at step %" PRIu64, ctx, part_name[p],
+                  at[p]);
     CHECK(cairn_txn_commit(txn));
     cairn_txn_free(txn);
     held.ro = NULL;
-    return n_kv;
+    return n;
 }
 
 /* ---- kill -9 ---------------------------------------------------------------------- */
@@ -892,16 +984,24 @@ static cairn_options kill_options(void)
     return o;
 }
 
-/* write_step in the shape of crash_steps.write: `ids` is the step_ids. */
-static cairn_status write_numbered_step(const void *ids, cairn_txn *txn, uint64_t n, char *why,
-                                       size_t cap)
+/* What a step writes: the runs and the parts. */
+typedef struct step_plan {
+    step_ids ids;
+    unsigned mask;
+} step_plan;
+
+/* write_step in the shape of crash_steps.write: `plan` is the step_plan. */
+static cairn_status write_numbered_step(const void *plan, cairn_txn *txn, uint64_t n, char *why,
+                                        size_t cap)
 {
-    return write_step(txn, ids, n, why, cap);
+    const step_plan *sp = plan;
+    return write_step(txn, &sp->ids, sp->mask, n, why, cap);
 }
 
 typedef struct child_args {
     const char *dir;
     uint64_t from;
+    unsigned mask;
 } child_args;
 
 /* Commits steps from `from` + 1 on, acknowledging each, until killed. */
@@ -915,24 +1015,27 @@ static void child_main(void *arg, int fd)
     cairn_status st = cairn_db_open(c->dir, &o, &db, err, sizeof err);
     if (st != CAIRN_OK)
         crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "cairn_db_open", st, err);
-    step_ids ids;
-    if ((st = find_ids(db, &ids)) != CAIRN_OK)
+    step_plan plan = {.mask = c->mask};
+    if ((st = find_ids(db, &plan.ids)) != CAIRN_OK)
         crash_child_fail(who, CRASH_CHILD_OPEN_FAILED, "finding the runs", st, "");
-    crash_steps w = {NULL, write_numbered_step, &ids, 1};
+    crash_steps w = {NULL, write_numbered_step, &plan, 1};
     crash_child_steps(who, db, c->from, &w, "write_step", CHILD_CHECKPOINT_EVERY, 0, fd);
 }
 
 /* Forks a child continuing after step `from`, kills it after `kill_after`
  * acks, and collects every ack it sent.  Returns the last acked step. */
-static uint64_t kill_round(const char *dir, uint64_t from, uint64_t kill_after)
+static uint64_t kill_round(const char *dir, unsigned mask, uint64_t from, uint64_t kill_after)
 {
-    child_args c = {dir, from};
+    child_args c = {dir, from, mask};
     return crash_kill_steps(child_main, &c, from, kill_after, 1,
                             "the setup is version 1, one version per step", ctx);
 }
 
-Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900)
+/* `kills` kill -9 rounds of steps writing the parts in `mask`. */
+static void kill_run(unsigned mask, uint64_t kills, uint64_t seed)
 {
+    char cname[96];
+    combo_name(mask, cname, sizeof cname);
     held.dir = strdup("/tmp/cairn-cross-XXXXXX");
     cr_assert_not_null(held.dir);
     cr_assert_not_null(mkdtemp(held.dir), "mkdtemp: %s", strerror(errno));
@@ -940,31 +1043,31 @@ Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900
     snprintf(dir, sizeof dir, "%s/db", held.dir);
     cairn_options o = kill_options();
     char err[512] = "";
-    set_ctx("kill -9: setup");
+    set_ctx("%s, kill -9: setup", cname);
     CHECK(cairn_db_open(dir, &o, &held.db, err, sizeof err));
     CHECK(cairn_txn_begin(held.db, NULL, &held.txn));
     CHECK(write_setup(held.txn));
     CHECK(cairn_txn_commit(held.txn));
     cairn_txn_free(held.txn);
     held.txn = NULL;
-    cr_assert_eq(read_step(held.db), 0u);
+    cr_assert_eq(read_step(held.db, mask), 0u);
     CHECK(cairn_db_close(held.db));
     held.db = NULL;
 
-    uint64_t kills = crash_points(), at = 0, in_flight = 0, torn = 0, from_ckpt = 0, mid_ckpt = 0;
-    test_rng rng = test_rng_seeded(0xC2055u);
+    uint64_t at = 0, in_flight = 0, torn = 0, from_ckpt = 0, mid_ckpt = 0;
+    test_rng rng = test_rng_seeded(seed);
     for (uint64_t round = 0; round < kills; round++) {
         uint64_t want = test_rng_below(&rng, KILL_MAX_ACKS + 1);
-        set_ctx("kill -9 round %" PRIu64 " (after %" PRIu64 " acks, from step %" PRIu64 ")", round,
-                want, at);
-        uint64_t acked = kill_round(dir, at, want);
+        set_ctx("%s, kill -9 round %" PRIu64 " (after %" PRIu64 " acks, from step %" PRIu64 ")",
+                cname, round, want, at);
+        uint64_t acked = kill_round(dir, mask, at, want);
         mid_ckpt += crash_checkpoint_in_progress(dir, false);
         CHECK(cairn_db_open(dir, &o, &held.db, err, sizeof err));
         cairn_recovery_report rep;
         CHECK(cairn_db_recovery_report(held.db, &rep));
         cr_assert_eq(rep.checkpoints_skipped, 0u, "[%s] recovery skipped a damaged checkpoint",
                      ctx);
-        uint64_t n = read_step(held.db);
+        uint64_t n = read_step(held.db, mask);
         cr_assert_geq(n, acked,
                       "[%s] step %" PRIu64 " was acknowledged, the database holds %" PRIu64, ctx,
                       acked, n);
@@ -980,10 +1083,16 @@ Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900
         held.db = NULL;
         at = n;
     }
-    cr_log_info("cross kill -9: %" PRIu64 " kills, %" PRIu64 " steps survived, %" PRIu64
+    cr_log_info("cross kill -9 (%s): %" PRIu64 " kills, %" PRIu64 " steps survived, %" PRIu64
                 " of them unacknowledged, %" PRIu64 " torn tails cut off, %" PRIu64
-                " kills within a checkpoint, %" PRIu64 " recoveries from a checkpoint", kills, at,
-                in_flight, torn, mid_ckpt, from_ckpt);
+                " kills within a checkpoint, %" PRIu64 " recoveries from a checkpoint", cname, kills,
+                at, in_flight, torn, mid_ckpt, from_ckpt);
+    release_held();
+}
+
+Test(cross, all_five_parts_survive_kill_9_together_or_not_at_all, .timeout = 900)
+{
+    kill_run(ALL_PARTS, crash_points(), 0xC2055u);
 }
 
 /* ---- power loss ------------------------------------------------------------------- */
@@ -996,9 +1105,11 @@ static cairn_db *pl_open(const char *dir, const cairn_options *o, wal_fs *fs)
     return crash_open_fs(dir, o, fs, &held.db, "reopening after power loss", ctx);
 }
 
-static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_keep, uint64_t seed,
-                        crash_tally *t)
+static void pl_scenario(unsigned mask, cairn_durability mode, crash_kind kind, uint32_t max_keep,
+                        uint64_t seed, crash_tally *t)
 {
+    char cname[96];
+    combo_name(mask, cname, sizeof cname);
     const char *mname = mode == CAIRN_DURABILITY_SYNC ? "sync" : "async";
     const char *kname = kind == CRASH_BETWEEN_CALLS ? "between calls" : "before the n-th sync";
     held.dir = strdup("/tmp/cairn-cross-pl-XXXXXX");
@@ -1015,7 +1126,7 @@ static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_kee
     o.sync_interval_ms = test_rng_below(&rng, 2) ? 1 : 3600u * 1000u;
     uint32_t max_steps = mode == CAIRN_DURABILITY_SYNC ? 10 : 24;
 
-    set_ctx("power loss, %s, %s, seed %" PRIx64 ": setup", mname, kname, seed);
+    set_ctx("%s, power loss, %s, %s, seed %" PRIx64 ": setup", cname, mname, kname, seed);
     cairn_db *db = pl_open(held.dir, &o, fs);
     cairn_txn_options to;
     cairn_txn_options_init(&to);
@@ -1028,8 +1139,9 @@ static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_kee
 
     uint64_t lo = 0, hi = 0;
     for (uint32_t r = 0; r <= PL_ROUNDS; r++) {
-        set_ctx("power loss, %s, %s, seed %" PRIx64 ", round %u: recovered", mname, kname, seed, r);
-        uint64_t n = read_step(db);
+        set_ctx("%s, power loss, %s, %s, seed %" PRIx64 ", round %u: recovered", cname, mname,
+                kname, seed, r);
+        uint64_t n = read_step(db, mask);
         cr_assert(n >= lo && n <= hi, "[%s] recovered step %" PRIu64 ", expected %" PRIu64
                   "..%" PRIu64, ctx, n, lo, hi);
         if (r > 0) { /* round 0 opened the database before the setup */
@@ -1044,10 +1156,11 @@ static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_kee
         if (r == PL_ROUNDS)
             break;
 
-        set_ctx("power loss, %s, %s, seed %" PRIx64 ", round %u: workload", mname, kname, seed, r);
-        step_ids ids;
-        CHECK(find_ids(db, &ids));
-        crash_steps w = {NULL, write_numbered_step, &ids, 1};
+        set_ctx("%s, power loss, %s, %s, seed %" PRIx64 ", round %u: workload", cname, mname,
+                kname, seed, r);
+        step_plan plan = {.mask = mask};
+        CHECK(find_ids(db, &plan.ids));
+        crash_steps w = {NULL, write_numbered_step, &plan, 1};
         crash_reach at = crash_pl_workload(db, fs, &held.txn, &rng, kind, max_steps, max_keep, &w,
                                            n, t, ctx);
         crash_close(&held.db, true, ctx);
@@ -1060,18 +1173,34 @@ static void pl_scenario(cairn_durability mode, crash_kind kind, uint32_t max_kee
     release_held();
 }
 
-static void pl_run(cairn_durability mode, crash_kind kind, uint32_t max_keep, uint64_t salt)
+/* `scenarios` (times CAIRN_TEST_SCALE) power-loss scenarios of steps writing
+ * the parts in `mask`, PL_ROUNDS crash points each; adds them to *total. */
+static void pl_run_mask(unsigned mask, uint64_t scenarios, cairn_durability mode, crash_kind kind,
+                        uint32_t max_keep, uint64_t salt, crash_tally *total)
 {
+    char cname[96];
+    combo_name(mask, cname, sizeof cname);
     crash_tally t = {0};
-    for (uint64_t i = 0, n = crash_scaled(PL_SCENARIOS); i < n; i++)
-        pl_scenario(mode, kind, max_keep, (salt << 32) ^ (i * UINT64_C(0x9E3779B97F4A7C15) + 1),
-                    &t);
-    cr_log_info("cross power loss (%s, %s): %" PRIu64 " crash points, %" PRIu64
+    for (uint64_t i = 0, n = crash_scaled(scenarios); i < n; i++)
+        pl_scenario(mask, mode, kind, max_keep,
+                    (salt << 32) ^ (i * UINT64_C(0x9E3779B97F4A7C15) + 1), &t);
+    if (total) {
+        total->points += t.points;
+        total->steps += t.steps;
+        total->failed_commits += t.failed_commits;
+        total->lost += t.lost;
+    }
+    cr_log_info("cross power loss (%s, %s, %s): %" PRIu64 " crash points, %" PRIu64
                 " steps acknowledged, %" PRIu64 " failed commits, %" PRIu64
-                " possible steps not recovered",
+                " possible steps not recovered", cname,
                 mode == CAIRN_DURABILITY_SYNC ? "sync" : "async",
                 kind == CRASH_BETWEEN_CALLS ? "between calls" : "before the n-th sync", t.points,
                 t.steps, t.failed_commits, t.lost);
+}
+
+static void pl_run(cairn_durability mode, crash_kind kind, uint32_t max_keep, uint64_t salt)
+{
+    pl_run_mask(ALL_PARTS, PL_SCENARIOS, mode, kind, max_keep, salt, NULL);
 }
 
 Test(cross, sync_power_loss_between_calls_keeps_every_acknowledged_step_whole, .timeout = 900)
@@ -1093,3 +1222,54 @@ Test(cross, async_power_loss_before_any_sync_recovers_a_prefix_of_whole_steps, .
 {
     pl_run(CAIRN_DURABILITY_ASYNC, CRASH_BEFORE_NTH_SYNC, 0, 4);
 }
+
+/* ---- every pair, through both kinds of crash ----------------------------------------- */
+
+/* Kills per pair: a tenth of CAIRN_CRASH_POINTS, so the ten pairs together
+ * make as many as the full set; at least one. */
+static uint64_t pair_kills(void)
+{
+    uint64_t n = crash_points() / 10;
+    return n ? n : 1;
+}
+
+/* Power-loss scenarios per pair and per mode and kind of crash, PL_ROUNDS
+ * crash points each. */
+#define PL_PAIR_SCENARIOS 1u
+
+/* Power loss for one pair: sync and async, between calls and before the
+ * n-th sync. */
+static void pl_pair(unsigned mask)
+{
+    crash_tally t = {0};
+    pl_run_mask(mask, PL_PAIR_SCENARIOS, CAIRN_DURABILITY_SYNC, CRASH_BETWEEN_CALLS, 8,
+                (uint64_t)mask << 8 | 1, &t);
+    pl_run_mask(mask, PL_PAIR_SCENARIOS, CAIRN_DURABILITY_SYNC, CRASH_BEFORE_NTH_SYNC, 8,
+                (uint64_t)mask << 8 | 2, &t);
+    pl_run_mask(mask, PL_PAIR_SCENARIOS, CAIRN_DURABILITY_ASYNC, CRASH_BETWEEN_CALLS, 8,
+                (uint64_t)mask << 8 | 3, &t);
+    pl_run_mask(mask, PL_PAIR_SCENARIOS, CAIRN_DURABILITY_ASYNC, CRASH_BEFORE_NTH_SYNC, 0,
+                (uint64_t)mask << 8 | 4, &t);
+    cr_assert_geq(t.points, 4u * PL_ROUNDS, "%" PRIu64 " power-loss crash points", t.points);
+}
+
+#define CRASH_PAIR(label, mask)                                                           \
+    Test(cross, label##_survive_kill_9_together_or_not_at_all, .timeout = 900)            \
+    {                                                                                     \
+        kill_run(mask, pair_kills(), UINT64_C(0xC2055) ^ ((uint64_t)(mask) << 20));       \
+    }                                                                                     \
+    Test(cross, label##_survive_power_loss_together_or_not_at_all, .timeout = 900)        \
+    {                                                                                     \
+        pl_pair(mask);                                                                    \
+    }
+
+CRASH_PAIR(kv_event, BIT(P_KV) | BIT(P_EVENT))
+CRASH_PAIR(kv_cell, BIT(P_KV) | BIT(P_CELL))
+CRASH_PAIR(kv_trace, BIT(P_KV) | BIT(P_TRACE))
+CRASH_PAIR(kv_run, BIT(P_KV) | BIT(P_RUN))
+CRASH_PAIR(event_cell, BIT(P_EVENT) | BIT(P_CELL))
+CRASH_PAIR(event_trace, BIT(P_EVENT) | BIT(P_TRACE))
+CRASH_PAIR(event_run, BIT(P_EVENT) | BIT(P_RUN))
+CRASH_PAIR(cell_trace, BIT(P_CELL) | BIT(P_TRACE))
+CRASH_PAIR(cell_run, BIT(P_CELL) | BIT(P_RUN))
+CRASH_PAIR(trace_run, BIT(P_TRACE) | BIT(P_RUN))
