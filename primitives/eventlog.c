@@ -467,9 +467,7 @@ cairn_status cairn_event_list_types_tx(cairn_txn *txn, const cairn_run_id *run,
     key_base(&base, run, SUB_TYPE);
     cairn_key_prefix_end(&base, &end);
     start = base;
-    size_t n = 0, cap = 0, used = 0, mcap = 0;
-    size_t *offs = NULL;
-    uint8_t *mem = NULL;
+    prim_pieces names = {0};
     for (;;) {
         cairn_iter *it = NULL;
         if ((st = cairn_txn_scan(txn, &start, &end, 1, &it)) != CAIRN_OK)
@@ -492,29 +490,10 @@ cairn_status cairn_event_list_types_tx(cairn_txn *txn, const cairn_run_id *run,
             st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: a malformed by-type index key", fn);
             goto fail;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            size_t *o = realloc(offs, cap * 2 * sizeof *o);
-            if (o == NULL) {
-                cairn_iter_free(it);
-                goto oom;
-            }
-            offs = o;
+        if (prim_pieces_add(&names, kp + off + 2, tlen) != 0) {
+            cairn_iter_free(it);
+            goto oom;
         }
-        if (used + tlen > mcap) {
-            mcap = (used + tlen) * 2 + 256;
-            uint8_t *m = realloc(mem, mcap);
-            if (m == NULL) {
-                cairn_iter_free(it);
-                goto oom;
-            }
-            mem = m;
-        }
-        memcpy(mem + used, kp + off + 2, tlen);
-        offs[2 * n] = used;
-        offs[2 * n + 1] = tlen;
-        used += tlen;
-        n++;
         /* the next type starts after every key with this type's field */
         cairn_key field;
         memcpy(field.bytes, kp, off + 2 + tlen);
@@ -523,20 +502,19 @@ cairn_status cairn_event_list_types_tx(cairn_txn *txn, const cairn_run_id *run,
         if (cairn_key_prefix_end(&field, &start) != CAIRN_OK)
             break;
     }
-    typesp->types = malloc((n ? n : 1) * sizeof *typesp->types);
+    typesp->types = malloc((names.n ? names.n : 1) * sizeof *typesp->types);
     if (typesp->types == NULL)
         goto oom;
-    for (size_t i = 0; i < n; i++)
-        typesp->types[i] = cairn_slice_of(mem + offs[2 * i], offs[2 * i + 1]);
-    typesp->n = n;
-    typesp->mem = mem;
-    free(offs);
+    for (size_t i = 0; i < names.n; i++)
+        typesp->types[i] = prim_piece(&names, i);
+    typesp->n = names.n;
+    typesp->mem = names.mem;
+    free(names.at);
     return CAIRN_OK;
 oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
-    free(offs);
-    free(mem);
+    prim_pieces_free(&names);
     memset(typesp, 0, sizeof *typesp);
     return st;
 }

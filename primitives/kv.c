@@ -151,31 +151,6 @@ void cairn_kv_list_free(cairn_kv_list *listp)
     memset(listp, 0, sizeof *listp);
 }
 
-/* Appends `len` bytes to the list's byte block; the offset through *offp. */
-typedef struct blockbuf {
-    uint8_t *p;
-    size_t len, cap;
-} blockbuf;
-
-static int block_add(blockbuf *b, const void *data, size_t len, size_t *offp)
-{
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (len)
-        memcpy(b->p + b->len, data, len);
-    *offp = b->len;
-    b->len += len;
-    return 0;
-}
-
 static cairn_status list_common(cairn_txn *txn, const cairn_run_id *run, cairn_slice prefix,
                                 cairn_slice after, size_t limit, bool values, cairn_kv_list *listp,
                                 const char *fn)
@@ -192,57 +167,42 @@ static cairn_status list_common(cairn_txn *txn, const cairn_run_id *run, cairn_s
     st = prim_list_scan(txn, run, CAIRN_TAG_KV, prefix, after, CAIRN_KV_KEY_MAX, limit, fn, &it);
     if (st != CAIRN_OK)
         return st;
-    struct ent {
-        size_t koff, klen, voff, vlen;
-    } *ents = NULL;
-    size_t cap = 0, n = 0;
-    blockbuf block = {0};
+    prim_pieces pc = {0}; /* key, then value (empty for keys only), per item */
+    size_t n = 0;
     cairn_slice k, v;
     while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
         if (n == limit) {
             listp->more = true;
             break;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : (limit < 64 ? limit : 64);
-            struct ent *e = realloc(ents, cap * sizeof *e);
-            if (e == NULL)
-                goto oom;
-            ents = e;
-        }
-        struct ent *e = &ents[n];
-        e->klen = k.len - CAIRN_KEY_PREFIX_SIZE;
-        e->vlen = values ? v.len : 0;
-        e->voff = 0;
-        if (block_add(&block, (const uint8_t *)k.data + CAIRN_KEY_PREFIX_SIZE, e->klen, &e->koff) != 0 ||
-            (values && block_add(&block, v.data, v.len, &e->voff) != 0))
+        if (prim_pieces_add(&pc, (const uint8_t *)k.data + CAIRN_KEY_PREFIX_SIZE,
+                            k.len - CAIRN_KEY_PREFIX_SIZE) != 0 ||
+            prim_pieces_add(&pc, v.data, values ? v.len : 0) != 0)
             goto oom;
         n++;
     }
     cairn_iter_free(it);
     it = NULL;
     if (st != CAIRN_OK && st != CAIRN_DONE) {
-        free(ents);
-        free(block.p);
+        prim_pieces_free(&pc);
         return st;
     }
     listp->items = malloc((n ? n : 1) * sizeof *listp->items);
     if (listp->items == NULL)
         goto oom;
     for (size_t i = 0; i < n; i++) {
-        listp->items[i].key = cairn_slice_of(block.p + ents[i].koff, ents[i].klen);
-        listp->items[i].value = cairn_slice_of(ents[i].vlen ? block.p + ents[i].voff : NULL, ents[i].vlen);
+        listp->items[i].key = prim_piece(&pc, 2 * i);
+        listp->items[i].value = prim_piece(&pc, 2 * i + 1);
     }
     listp->n = n;
-    listp->mem = block.p;
+    listp->mem = pc.mem;
     if (n)
         listp->cursor = listp->items[n - 1].key;
-    free(ents);
+    free(pc.at);
     return CAIRN_OK;
 oom:
     cairn_iter_free(it);
-    free(ents);
-    free(block.p);
+    prim_pieces_free(&pc);
     free(listp->items);
     memset(listp, 0, sizeof *listp);
     return prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);

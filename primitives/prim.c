@@ -184,6 +184,42 @@ cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag t
     return cairn_txn_scan(txn, &start, &end, limit + 1, itp);
 }
 
+int prim_pieces_add(prim_pieces *p, const void *data, size_t len)
+{
+    if (p->n == p->ncap) {
+        size_t nc = p->ncap ? p->ncap * 2 : 64;
+        size_t (*at)[2] = realloc(p->at, nc * sizeof *at);
+        if (at == NULL)
+            return -1;
+        p->at = at;
+        p->ncap = nc;
+    }
+    if (p->used + len > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        while (cap < p->used + len)
+            cap *= 2;
+        uint8_t *m = realloc(p->mem, cap);
+        if (m == NULL)
+            return -1;
+        p->mem = m;
+        p->cap = cap;
+    }
+    if (len)
+        memcpy(p->mem + p->used, data, len);
+    p->at[p->n][0] = p->used;
+    p->at[p->n][1] = len;
+    p->n++;
+    p->used += len;
+    return 0;
+}
+
+void prim_pieces_free(prim_pieces *p)
+{
+    free(p->mem);
+    free(p->at);
+    memset(p, 0, sizeof *p);
+}
+
 cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn)
 {
     if (limit == 0 || limit > CAIRN_LIST_LIMIT_MAX)

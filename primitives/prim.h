@@ -95,6 +95,32 @@ cairn_status prim_list_scan(cairn_txn *txn, const cairn_run_id *run, cairn_tag t
 /* A limit for a list call: 1..CAIRN_LIST_LIMIT_MAX. */
 cairn_status prim_check_limit(cairn_txn *txn, size_t limit, const char *fn);
 
+/*
+ * Byte strings copied into one growing block, for results the caller owns:
+ * the block may move while pieces are added, so pieces are kept as offsets
+ * and turned into slices (prim_piece) once it is complete.  The block then
+ * goes to the result; `at` is freed.
+ */
+typedef struct prim_pieces {
+    uint8_t *mem;          /* the bytes */
+    size_t used, cap;
+    size_t (*at)[2];       /* offset and length of each piece */
+    size_t n, ncap;
+} prim_pieces;
+
+/* Appends a copy of `len` bytes as the next piece; -1 (nothing added) when
+ * out of memory. */
+int prim_pieces_add(prim_pieces *p, const void *data, size_t len);
+
+/* Piece `i` (data NULL when it is empty). */
+static inline cairn_slice prim_piece(const prim_pieces *p, size_t i)
+{
+    return cairn_slice_of(p->at[i][1] ? p->mem + p->at[i][0] : NULL, p->at[i][1]);
+}
+
+/* Frees the block and the offsets. */
+void prim_pieces_free(prim_pieces *p);
+
 /* Deletes, in `txn`, the KV keys of `run` whose value the transaction
  * cannot see only because it expired (a scan skips them; removing a run
  * must not leave them stored).  In kv.c. */

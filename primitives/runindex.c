@@ -774,9 +774,7 @@ static cairn_status query(cairn_txn *txn, const cairn_key *prefix, int64_t from,
         return st;
     cairn_run_id *ids = malloc((limit < 64 ? limit : 64) * sizeof *ids);
     size_t nids = 0, cap = limit < 64 ? limit : 64;
-    uint8_t *mem = NULL;
-    size_t used = 0, mcap = 0;
-    size_t *off = NULL, *len = NULL;
+    prim_pieces raw = {0}; /* the stored runs, one piece each */
     cairn_slice ik, iv;
     if (ids == NULL)
         goto oom;
@@ -802,10 +800,6 @@ static cairn_status query(cairn_txn *txn, const cairn_key *prefix, int64_t from,
         goto fail;
     cairn_iter_free(it);
     it = NULL;
-    off = malloc((nids ? nids : 1) * sizeof *off);
-    len = malloc((nids ? nids : 1) * sizeof *len);
-    if (off == NULL || len == NULL)
-        goto oom;
     for (size_t i = 0; i < nids; i += GET_BATCH) {
         size_t m = nids - i < GET_BATCH ? nids - i : GET_BATCH;
         cairn_key keys[GET_BATCH];
@@ -825,43 +819,30 @@ static cairn_status query(cairn_txn *txn, const cairn_key *prefix, int64_t from,
                 st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: the stored run is malformed", fn);
                 goto fail;
             }
-            if (used + vals[j].len > mcap) {
-                size_t nc = (used + vals[j].len) * 2 + 1024;
-                uint8_t *nm = realloc(mem, nc);
-                if (nm == NULL)
-                    goto oom;
-                mem = nm;
-                mcap = nc;
-            }
-            memcpy(mem + used, vals[j].data, vals[j].len);
-            off[i + j] = used;
-            len[i + j] = vals[j].len;
-            used += vals[j].len;
+            if (prim_pieces_add(&raw, vals[j].data, vals[j].len) != 0)
+                goto oom;
         }
     }
     if ((listp->items = malloc((nids ? nids : 1) * sizeof *listp->items)) == NULL)
         goto oom;
     for (size_t i = 0; i < nids; i++)
-        decode(cairn_slice_of(mem + off[i], len[i]), &listp->items[i]);
+        decode(prim_piece(&raw, i), &listp->items[i]);
     listp->n = nids;
-    listp->mem = mem;
+    listp->mem = raw.mem;
     if (nids) {
         listp->next.set = true;
         listp->next.created_us = listp->items[nids - 1].created_us;
         listp->next.id = listp->items[nids - 1].id;
     }
     free(ids);
-    free(off);
-    free(len);
+    free(raw.at);
     return CAIRN_OK;
 oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
     cairn_iter_free(it);
     free(ids);
-    free(off);
-    free(len);
-    free(mem);
+    prim_pieces_free(&raw);
     free(listp->items);
     memset(listp, 0, sizeof *listp);
     return st;

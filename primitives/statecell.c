@@ -320,43 +320,6 @@ void cairn_cell_list_free(cairn_cell_list *listp)
     memset(listp, 0, sizeof *listp);
 }
 
-/* Offsets of the names in one growing byte block, turned into slices once
- * the block stops moving. */
-typedef struct namebuf {
-    uint8_t *p;
-    size_t len, cap;
-    size_t (*at)[2]; /* offset, length */
-    size_t n, ncap;
-} namebuf;
-
-static int namebuf_add(namebuf *b, const void *data, size_t len)
-{
-    if (b->n == b->ncap) {
-        size_t ncap = b->ncap ? b->ncap * 2 : 64;
-        size_t (*at)[2] = realloc(b->at, ncap * sizeof *at);
-        if (at == NULL)
-            return -1;
-        b->at = at;
-        b->ncap = ncap;
-    }
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->at[b->n][0] = b->len;
-    b->at[b->n][1] = len;
-    b->n++;
-    b->len += len;
-    return 0;
-}
-
 cairn_status cairn_cell_list_names_tx(cairn_txn *txn, const cairn_run_id *run, cairn_slice prefix,
                                       cairn_slice after, size_t limit, cairn_cell_list *listp)
 {
@@ -373,15 +336,15 @@ cairn_status cairn_cell_list_names_tx(cairn_txn *txn, const cairn_run_id *run, c
     st = prim_list_scan(txn, run, CAIRN_TAG_STATE, prefix, after, CAIRN_CELL_NAME_MAX, limit, fn, &it);
     if (st != CAIRN_OK)
         return st;
-    namebuf b = {0};
+    prim_pieces b = {0};
     cairn_slice k, v;
     while ((st = cairn_iter_next(it, &k, &v)) == CAIRN_OK) {
         if (b.n == limit) {
             listp->more = true;
             break;
         }
-        if (namebuf_add(&b, (const uint8_t *)k.data + CAIRN_KEY_PREFIX_SIZE,
-                        k.len - CAIRN_KEY_PREFIX_SIZE) != 0)
+        if (prim_pieces_add(&b, (const uint8_t *)k.data + CAIRN_KEY_PREFIX_SIZE,
+                            k.len - CAIRN_KEY_PREFIX_SIZE) != 0)
             goto oom;
     }
     cairn_iter_free(it);
@@ -392,9 +355,9 @@ cairn_status cairn_cell_list_names_tx(cairn_txn *txn, const cairn_run_id *run, c
     if (listp->names == NULL)
         goto oom;
     for (size_t i = 0; i < b.n; i++)
-        listp->names[i] = cairn_slice_of(b.p + b.at[i][0], b.at[i][1]);
+        listp->names[i] = prim_piece(&b, i);
     listp->n = b.n;
-    listp->mem = b.p;
+    listp->mem = b.mem;
     if (b.n)
         listp->cursor = listp->names[b.n - 1];
     free(b.at);
@@ -403,8 +366,7 @@ oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
     cairn_iter_free(it);
-    free(b.at);
-    free(b.p);
+    prim_pieces_free(&b);
     free(listp->names);
     memset(listp, 0, sizeof *listp);
     return st;

@@ -459,63 +459,16 @@ cairn_status cairn_trace_get_tx(cairn_txn *txn, const cairn_run_id *run, cairn_s
 
 /* ---- owned results ------------------------------------------------------------------ */
 
-/* Raw stored traces copied into one growing block, decoded at the end
- * (the block may move while it grows). */
-typedef struct rawset {
-    uint8_t *mem;
-    size_t used, cap;
-    size_t *off, *len;
-    size_t n, ncap;
-} rawset;
-
-static bool rawset_add(rawset *r, cairn_slice v)
-{
-    if (r->n == r->ncap) {
-        size_t nc = r->ncap ? r->ncap * 2 : 16;
-        size_t *o = realloc(r->off, nc * sizeof *o);
-        if (o == NULL)
-            return false;
-        r->off = o;
-        size_t *l = realloc(r->len, nc * sizeof *l);
-        if (l == NULL)
-            return false;
-        r->len = l;
-        r->ncap = nc;
-    }
-    if (r->used + v.len > r->cap) {
-        size_t nc = (r->used + v.len) * 2 + 1024;
-        uint8_t *m = realloc(r->mem, nc);
-        if (m == NULL)
-            return false;
-        r->mem = m;
-        r->cap = nc;
-    }
-    if (v.len)
-        memcpy(r->mem + r->used, v.data, v.len);
-    r->off[r->n] = r->used;
-    r->len[r->n] = v.len;
-    r->used += v.len;
-    r->n++;
-    return true;
-}
-
-static void rawset_free(rawset *r)
-{
-    free(r->mem);
-    free(r->off);
-    free(r->len);
-    memset(r, 0, sizeof *r);
-}
-
-/* Decodes every raw trace into a fresh views array (they were decoded
- * once already, so this cannot fail but for memory). */
-static cairn_trace_view *rawset_views(rawset *r)
+/* Decodes every raw trace, copied into `r` as one piece each, into a fresh
+ * views array (they were decoded once already, so this cannot fail but for
+ * memory). */
+static cairn_trace_view *raw_views(const prim_pieces *r)
 {
     cairn_trace_view *views = malloc((r->n ? r->n : 1) * sizeof *views);
     if (views == NULL)
         return NULL;
     for (size_t i = 0; i < r->n; i++)
-        decode(cairn_slice_of(r->mem + r->off[i], r->len[i]), &views[i]);
+        decode(prim_piece(r, i), &views[i]);
     return views;
 }
 
@@ -576,7 +529,7 @@ static cairn_status query(cairn_txn *txn, const cairn_run_id *run, const cairn_k
     cairn_status st = cairn_txn_scan(txn, &start, &end, limit + 1, &it);
     if (st != CAIRN_OK)
         return st;
-    rawset r = {0};
+    prim_pieces r = {0};
     cairn_slice *ids = NULL;
     size_t nids = 0;
     cairn_slice ik, iv;
@@ -625,13 +578,13 @@ static cairn_status query(cairn_txn *txn, const cairn_run_id *run, const cairn_k
                 st = prim_txn_err(txn, CAIRN_CORRUPT, "%s: the stored trace is malformed", fn);
                 goto fail;
             }
-            if (!rawset_add(&r, vals[j]))
+            if (prim_pieces_add(&r, vals[j].data, vals[j].len) != 0)
                 goto oom;
         }
     }
     free(ids);
     ids = NULL;
-    if ((listp->items = rawset_views(&r)) == NULL)
+    if ((listp->items = raw_views(&r)) == NULL)
         goto oom;
     listp->n = r.n;
     listp->mem = r.mem;
@@ -642,15 +595,14 @@ static cairn_status query(cairn_txn *txn, const cairn_run_id *run, const cairn_k
         listp->next.id.len = (uint8_t)last->id.len;
         memcpy(listp->next.id.bytes, last->id.data, last->id.len);
     }
-    free(r.off);
-    free(r.len);
+    free(r.at);
     return CAIRN_OK;
 oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
     cairn_iter_free(it);
     free(ids);
-    rawset_free(&r);
+    prim_pieces_free(&r);
     memset(listp, 0, sizeof *listp);
     return st;
 }
@@ -750,7 +702,7 @@ cairn_status cairn_trace_get_tree_tx(cairn_txn *txn, const cairn_run_id *run, ca
         return st;
     if (max_nodes == 0)
         return prim_txn_err(txn, CAIRN_INVALID_ARGUMENT, "%s: max_nodes is 0", fn);
-    rawset r = {0};
+    prim_pieces r = {0};
     size_t *parent = NULL, pcap = 0;
     uint32_t *depth = NULL;
     cairn_iter *it = NULL;
@@ -758,7 +710,7 @@ cairn_status cairn_trace_get_tree_tx(cairn_txn *txn, const cairn_run_id *run, ca
     cairn_trace_view t;
     if ((st = load(txn, run, root_id, &raw, &t, fn, "root id")) != CAIRN_OK)
         return st;
-    if (!rawset_add(&r, raw))
+    if (prim_pieces_add(&r, raw.data, raw.len) != 0)
         goto oom;
     pcap = 16;
     parent = malloc(pcap * sizeof *parent);
@@ -771,7 +723,7 @@ cairn_status cairn_trace_get_tree_tx(cairn_txn *txn, const cairn_run_id *run, ca
     key_base(&base, run, SUB_PARENT);
     /* breadth first: node i's children are appended when i is visited */
     for (size_t i = 0; i < r.n; i++) {
-        const uint8_t *rec = r.mem + r.off[i];
+        const uint8_t *rec = r.mem + r.at[i][0]; /* read before the block grows */
         cairn_trace_id id;
         id.len = rec[OFF_ID];
         memcpy(id.bytes, rec + OFF_ID + 1, id.len);
@@ -815,9 +767,8 @@ cairn_status cairn_trace_get_tree_tx(cairn_txn *txn, const cairn_run_id *run, ca
                     goto oom;
                 depth = nd;
             }
-            if (!rawset_add(&r, raw))
+            if (prim_pieces_add(&r, raw.data, raw.len) != 0)
                 goto oom;
-            rec = r.mem + r.off[i]; /* the block may have moved */
             parent[r.n - 1] = i;
             depth[r.n - 1] = depth[i] + 1;
         }
@@ -826,20 +777,19 @@ cairn_status cairn_trace_get_tree_tx(cairn_txn *txn, const cairn_run_id *run, ca
         cairn_iter_free(it);
         it = NULL;
     }
-    if ((treep->nodes = rawset_views(&r)) == NULL)
+    if ((treep->nodes = raw_views(&r)) == NULL)
         goto oom;
     treep->parent = parent;
     treep->depth = depth;
     treep->n = r.n;
     treep->mem = r.mem;
-    free(r.off);
-    free(r.len);
+    free(r.at);
     return CAIRN_OK;
 oom:
     st = prim_txn_err(txn, CAIRN_NO_MEMORY, "%s: out of memory", fn);
 fail:
     cairn_iter_free(it);
-    rawset_free(&r);
+    prim_pieces_free(&r);
     free(parent);
     free(depth);
     memset(treep, 0, sizeof *treep);
